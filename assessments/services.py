@@ -1,0 +1,435 @@
+"""Writes to assessments and milestones, with the DOMAIN.md validation rules.
+
+Hard errors (impossible data) raise ValidationError with field messages. Plausible-but-odd data
+(contradictions between measures, unusual onset) is stored with review flags for staff to check,
+because a patient's self-report should not be thrown away over a contradiction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+
+from assessments.models import (
+    IBMFRS_ITEMS,
+    IBMFRS_MAX_ITEM_SCORE,
+    MILESTONE_ORDER,
+    MILESTONE_STAGE,
+    AmbulationClass,
+    Assessment,
+    Device,
+    DynamometryMeasurement,
+    Milestone,
+    MilestoneSource,
+    MuscleGroup,
+    SixMinuteWalk,
+    Source,
+    WheelchairUse,
+)
+from patients.models import Diagnosis, Patient
+from patients.selectors import DateLimits, patient_date_limits
+from registry.dates import PartialDate, age_in_years, today
+from registry.errors import ValidationError
+from registry.records import apply_changes, lock_for_update
+
+ASSESSMENT_FIELDS = (
+    "assessment_date",
+    "source",
+    "ibmfrs_version",
+    "falls_count",
+    "injurious_falls_count",
+    "fractures_count",
+    "devices",
+    "ambulation_class",
+    "wheelchair_use",
+    "ambulation_regain_confirmed",
+    *IBMFRS_ITEMS,
+    "raise_arms_above_head",
+    "rise_from_chair",
+    "six_minute_walk_status",
+    "six_minute_walk_m",
+    "grip_left_kg",
+    "grip_right_kg",
+    "fvc_percent_predicted",
+    "ck_u_per_l",
+)
+
+# Plausible ranges for measured values; outside them the entry is a typing error.
+MEASURE_RANGES = {
+    "six_minute_walk_m": (0, 900),
+    "grip_left_kg": (0, 100),
+    "grip_right_kg": (0, 100),
+    "fvc_percent_predicted": (0, 200),
+    "ck_u_per_l": (0, 100_000),
+}
+DYNAMOMETRY_RANGE_KG = (Decimal(0), Decimal(150))
+
+# Muscle groups summed into the hand-held dynamometry composites (both sides). Which groups the
+# published composites use is not settled in DOMAIN.md, so the definition is a setting.
+DEFAULT_HHD_COMPOSITES = {
+    "upper": [MuscleGroup.SHOULDER_ABDUCTION, MuscleGroup.ELBOW_FLEXION, MuscleGroup.ELBOW_EXTENSION],
+    "lower": [
+        MuscleGroup.HIP_FLEXION,
+        MuscleGroup.HIP_ABDUCTION,
+        MuscleGroup.KNEE_FLEXION,
+        MuscleGroup.KNEE_EXTENSION,
+        MuscleGroup.ANKLE_DORSIFLEXION,
+    ],
+}
+
+
+def mobility_stage(ambulation_class: int | None, wheelchair_use: str) -> int | None:
+    """The highest stage that an assessment shows, from the ambulation class and wheelchair use."""
+    stages = [ambulation_class] if ambulation_class is not None else []
+    if wheelchair_use == WheelchairUse.PART_TIME:
+        stages.append(AmbulationClass.WHEELCHAIR_PART_TIME)
+    elif wheelchair_use == WheelchairUse.FULL_TIME:
+        stages.append(AmbulationClass.WHEELCHAIR_FULL_TIME)
+    return max(stages) if stages else None
+
+
+def _is_full_time_wheelchair(values: dict) -> bool:
+    return mobility_stage(values.get("ambulation_class"), values.get("wheelchair_use") or "") == (
+        AmbulationClass.WHEELCHAIR_FULL_TIME
+    )
+
+
+def _walks(values: dict) -> bool:
+    """Whether an assessment records the patient walking (with or without aids)."""
+    ambulation = values.get("ambulation_class")
+    walking_class = ambulation is not None and ambulation <= AmbulationClass.WALKER
+    walked_test = values.get("six_minute_walk_status") == SixMinuteWalk.DONE and (values.get("six_minute_walk_m") or 0) > 0
+    return walking_class or walked_test
+
+
+def _check_dates(patient: Patient, limits: DateLimits, when: dt.date, diagnosis: Diagnosis | None) -> dict:
+    errors = {}
+    if when > today():
+        errors["assessment_date"] = "The assessment date cannot be in the future."
+    elif limits.birth and when < limits.birth:
+        errors["assessment_date"] = f"The assessment date is before the date of birth ({limits.birth})."
+    elif limits.birth and age_in_years(limits.birth, when) > settings.REGISTRY_MAX_AGE:
+        errors["assessment_date"] = f"The patient would be over {settings.REGISTRY_MAX_AGE} on this date."
+    elif limits.death and when > limits.death:
+        errors["assessment_date"] = f"The patient died on {limits.death}; no assessment can follow."
+    elif limits.withdrawn_from and when >= limits.withdrawn_from:
+        errors["assessment_date"] = f"The patient withdrew from the registry on {limits.withdrawn_from}."
+    elif diagnosis is not None:
+        onset = PartialDate.from_stored(diagnosis.onset_date, diagnosis.onset_date_precision)
+        if onset and when < onset.earliest:
+            errors["assessment_date"] = f"The assessment is before symptom onset ({onset})."
+        elif diagnosis.onset_age is not None and limits.birth and age_in_years(limits.birth, when) < diagnosis.onset_age:
+            errors["assessment_date"] = f"The patient was younger than the age at onset ({diagnosis.onset_age})."
+    return errors
+
+
+def _check_ranges(values: dict, dynamometry: list[dict]) -> dict:
+    errors = {}
+    for name in IBMFRS_ITEMS:
+        score = values.get(name)
+        if score is not None and not 0 <= score <= IBMFRS_MAX_ITEM_SCORE:
+            errors[name] = f"IBMFRS items are scored 0 to {IBMFRS_MAX_ITEM_SCORE}."
+    for name, (low, high) in MEASURE_RANGES.items():
+        value = values.get(name)
+        if value is not None and not low <= value <= high:
+            errors[name] = f"Enter a value from {low} to {high}."
+    falls, injurious, fractures = (values.get(k) for k in ("falls_count", "injurious_falls_count", "fractures_count"))
+    if injurious is not None and falls is not None and injurious > falls:
+        errors["injurious_falls_count"] = f"Injurious falls ({injurious}) cannot exceed falls ({falls})."
+    if fractures is not None and injurious is not None and fractures > injurious:
+        errors["fractures_count"] = f"Fractures ({fractures}) cannot exceed injurious falls ({injurious})."
+    devices = values.get("devices") or []
+    if len(set(devices)) != len(devices) or not set(devices) <= set(Device.values):
+        errors["devices"] = "List each device once, from: " + ", ".join(Device.values) + "."
+    status, metres = values.get("six_minute_walk_status"), values.get("six_minute_walk_m")
+    if status == SixMinuteWalk.UNABLE and metres:
+        errors["six_minute_walk_m"] = "A distance was entered but the test is marked 'unable'."
+    if status == SixMinuteWalk.DONE and metres is None:
+        errors["six_minute_walk_m"] = "Enter the distance walked, or mark the test 'unable'."
+    seen = set()
+    for index, row in enumerate(dynamometry):
+        key = (row["muscle_group"], row["side"])
+        low, high = DYNAMOMETRY_RANGE_KG
+        if key in seen:
+            errors[f"dynamometry.{index}"] = f"{row['muscle_group']} {row['side']} is entered twice."
+        elif not low <= row["kg"] <= high:
+            errors[f"dynamometry.{index}.kg"] = f"Enter a force from {low} to {high} kg."
+        seen.add(key)
+    return errors
+
+
+def assessment_review_flags(values: dict) -> list[dict]:
+    """DOMAIN.md rule 3: full-time wheelchair use contradicts walking results; flag, do not refuse."""
+    flags = []
+    ambulation, wheelchair = values.get("ambulation_class"), values.get("wheelchair_use") or ""
+    if _is_full_time_wheelchair(values):
+        if values.get("six_minute_walk_status") == SixMinuteWalk.DONE and (values.get("six_minute_walk_m") or 0) > 0:
+            flags.append({"code": "wheelchair_but_walked", "field": "six_minute_walk_m",
+                          "message": "Full-time wheelchair use, but a 6-minute walk distance was recorded."})
+        if values.get("ibmfrs_walking"):
+            flags.append({"code": "wheelchair_but_ibmfrs_walking", "field": "ibmfrs_walking",
+                          "message": "Full-time wheelchair use implies IBMFRS walking 0."})
+    if ambulation is not None and wheelchair:
+        expected = {
+            AmbulationClass.WHEELCHAIR_FULL_TIME: WheelchairUse.FULL_TIME,
+            AmbulationClass.WHEELCHAIR_PART_TIME: WheelchairUse.PART_TIME,
+        }.get(ambulation, WheelchairUse.NONE)
+        if wheelchair != expected:
+            flags.append({"code": "ambulation_wheelchair_mismatch", "field": "wheelchair_use",
+                          "message": f"Ambulation class {AmbulationClass(ambulation).label!r} does not match "
+                          f"wheelchair use {wheelchair!r}."})
+    return flags
+
+
+def _check_regain(patient: Patient, values: dict, exclude_id: int | None) -> tuple[dict, list[dict]]:
+    """DOMAIN.md rule 2: walking again after full-time wheelchair needs a clinician's confirmation."""
+    if not _walks(values) or values.get("ambulation_regain_confirmed"):
+        return {}, []
+    full_time = Q(ambulation_class=AmbulationClass.WHEELCHAIR_FULL_TIME) | Q(wheelchair_use=WheelchairUse.FULL_TIME)
+    earlier = Assessment.objects.filter(full_time, patient=patient, assessment_date__lt=values["assessment_date"])
+    if exclude_id:
+        earlier = earlier.exclude(pk=exclude_id)
+    last_full_time = earlier.order_by("-assessment_date").values_list("assessment_date", flat=True).first()
+    if last_full_time is None:
+        return {}, []
+    message = f"The patient used a wheelchair full-time on {last_full_time}; walking again needs clinician confirmation."
+    if values.get("source") == Source.PATIENT:
+        return {}, [{"code": "ambulation_regained_unconfirmed", "field": "ambulation_class", "message": message}]
+    return {"ambulation_regain_confirmed": message + " Set ambulation_regain_confirmed if it is right."}, []
+
+
+def assessment_computed_fields(values: dict, dynamometry: list[dict]) -> dict:
+    """Totals and composites are computed here, never typed in (DOMAIN.md rule 5)."""
+    scores = [values.get(name) for name in IBMFRS_ITEMS]
+    composites = getattr(settings, "REGISTRY_HHD_COMPOSITES", DEFAULT_HHD_COMPOSITES)
+    forces = {(row["muscle_group"], row["side"]): row["kg"] for row in dynamometry}
+
+    def composite(groups) -> Decimal | None:
+        keys = [(group, side) for group in groups for side in ("left", "right")]
+        # Only a complete set is comparable between visits; a partial sum would look like weakness.
+        return sum((forces[key] for key in keys), Decimal(0)) if all(key in forces for key in keys) else None
+
+    return {
+        "ibmfrs_total": sum(scores) if all(score is not None for score in scores) else None,
+        "hhd_upper_composite_kg": composite(composites["upper"]),
+        "hhd_lower_composite_kg": composite(composites["lower"]),
+    }
+
+
+def _validated(patient: Patient, values: dict, dynamometry: list[dict], exclude_id: int | None = None) -> dict:
+    """Check one assessment's values; return the computed fields and review flags to store."""
+    if values.get("six_minute_walk_m") is not None and not values.get("six_minute_walk_status"):
+        values["six_minute_walk_status"] = SixMinuteWalk.DONE
+    limits = patient_date_limits(patient)
+    diagnosis = Diagnosis.objects.filter(patient=patient).first()
+    errors = _check_dates(patient, limits, values["assessment_date"], diagnosis)
+    errors |= _check_ranges(values, dynamometry)
+    regain_errors, regain_flags = _check_regain(patient, values, exclude_id)
+    errors |= regain_errors
+    if errors:
+        raise ValidationError(errors)
+    return assessment_computed_fields(values, dynamometry) | {"review_flags": assessment_review_flags(values) + regain_flags}
+
+
+def _replace_dynamometry(assessment: Assessment, dynamometry: list[dict]) -> None:
+    assessment.dynamometry.all().delete()
+    DynamometryMeasurement.objects.bulk_create(
+        DynamometryMeasurement(assessment=assessment, **row) for row in dynamometry
+    )
+
+
+@transaction.atomic
+def assessment_create(*, patient: Patient, data: dict, dynamometry: list[dict] = (), entered_by=None) -> Assessment:
+    """Record one assessment and update the milestones derived from it."""
+    # One writer per patient at a time: derived milestones depend on all of their assessments.
+    patient = Patient.objects.select_for_update().select_related("identity").get(pk=patient.pk)
+    values = {name: data[name] for name in ASSESSMENT_FIELDS if name in data}
+    dynamometry = list(dynamometry)
+    values |= _validated(patient, values, dynamometry)
+    assessment = Assessment.objects.create(patient=patient, entered_by=entered_by, **values)
+    if dynamometry:
+        _replace_dynamometry(assessment, dynamometry)
+    milestones_derive(patient=patient)
+    return assessment
+
+
+@transaction.atomic
+def assessment_update(
+    *, assessment: Assessment, expected_version: int, data: dict, dynamometry: list[dict] | None = None
+) -> Assessment:
+    """Change an assessment; `dynamometry`, when given, replaces all of its measurements."""
+    patient = Patient.objects.select_for_update().select_related("identity").get(pk=assessment.patient_id)
+    assessment = lock_for_update(assessment, expected_version)
+    values = {name: getattr(assessment, name) for name in ASSESSMENT_FIELDS}
+    values |= {name: data[name] for name in ASSESSMENT_FIELDS if name in data}
+    if dynamometry is None:
+        dynamometry = list(assessment.dynamometry.values("muscle_group", "side", "kg"))
+    else:
+        dynamometry = list(dynamometry)
+        _replace_dynamometry(assessment, dynamometry)
+    values |= _validated(patient, values, dynamometry, exclude_id=assessment.pk)
+    apply_changes(assessment, values)
+    assessment.version += 1
+    assessment.save()
+    milestones_derive(patient=patient)
+    return assessment
+
+
+@transaction.atomic
+def assessment_delete(*, assessment: Assessment, expected_version: int) -> None:
+    patient = Patient.objects.select_for_update().get(pk=assessment.patient_id)
+    lock_for_update(assessment, expected_version).delete()
+    milestones_derive(patient=patient)
+
+
+# --- Milestones -------------------------------------------------------------------------------
+
+
+def derived_milestone_dates(assessments: list[tuple[int, dt.date, int | None, str]]) -> dict[str, tuple[dt.date, int]]:
+    """First date each stage was reached or passed, from (id, date, ambulation_class, wheelchair_use).
+
+    "Reached or passed" keeps derived milestones in order: a patient first seen with a walker has
+    reached the cane stage by then too (an upper bound on its date, as left-censored data is).
+    """
+    reached: dict[str, tuple[dt.date, int]] = {}
+    for assessment_id, when, ambulation_class, wheelchair_use in sorted(assessments, key=lambda row: (row[1], row[0])):
+        stage = mobility_stage(ambulation_class, wheelchair_use)
+        if stage is None:
+            continue
+        for kind in MILESTONE_ORDER:
+            if stage >= MILESTONE_STAGE[kind] and kind not in reached:
+                reached[kind] = (when, assessment_id)
+    return reached
+
+
+def milestones_derive(*, patient: Patient) -> None:
+    """Bring the patient's derived milestones in line with their assessments (caller holds the lock)."""
+    rows = list(patient.assessments.values_list("id", "assessment_date", "ambulation_class", "wheelchair_use"))
+    reached = derived_milestone_dates(rows)
+    existing = {m.kind: m for m in Milestone.objects.filter(patient=patient, source=MilestoneSource.DERIVED)}
+    stale = [m.pk for kind, m in existing.items() if kind not in reached]
+    if stale:
+        Milestone.objects.filter(pk__in=stale).delete()
+    for kind, (when, assessment_id) in reached.items():
+        milestone = existing.get(kind)
+        if milestone is None:
+            Milestone.objects.create(
+                patient=patient, kind=kind, source=MilestoneSource.DERIVED, date=when,
+                date_precision="day", derived_from_id=assessment_id,
+            )
+        elif (milestone.date, milestone.derived_from_id) != (when, assessment_id):
+            milestone.date, milestone.derived_from_id = when, assessment_id
+            milestone.version += 1
+            milestone.save(update_fields=["date", "derived_from", "version", "updated_at"])
+
+
+def _milestone_window(milestone_values: dict, birth: dt.date | None) -> tuple[dt.date, dt.date] | None:
+    """Earliest and latest day a milestone can have happened, or None when unknowable."""
+    partial = PartialDate.from_stored(milestone_values.get("date"), milestone_values.get("date_precision"))
+    if partial:
+        return partial.earliest, partial.latest
+    age = milestone_values.get("age_years")
+    if age is not None and birth:
+        start = _add_years(birth, age)
+        return start, _add_years(birth, age + 1) - dt.timedelta(days=1)
+    return None
+
+
+def _add_years(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def _check_milestone(patient: Patient, values: dict, exclude_id: int | None) -> None:
+    """DOMAIN.md rule 2: AFO <= cane <= walker <= part-time <= full-time wheelchair, unless skipped."""
+    errors = {}
+    limits = patient_date_limits(patient)
+    if values.get("skipped"):
+        if values.get("date") or values.get("age_years") is not None:
+            errors["skipped"] = "A skipped step has no date or age."
+    elif not values.get("date") and values.get("age_years") is None:
+        errors["date"] = "Enter the date (or at least the year), or the age, or mark the step as skipped."
+    partial = PartialDate.from_stored(values.get("date"), values.get("date_precision"))
+    if partial and partial.earliest > today():
+        errors["date"] = "The date cannot be in the future."
+    elif partial and limits.birth and partial.latest < limits.birth:
+        errors["date"] = f"The date is before the date of birth ({limits.birth})."
+    age = values.get("age_years")
+    if age is not None and limits.birth and age > age_in_years(limits.birth, today()):
+        errors["age_years"] = "The age is above the patient's current age."
+    if errors:
+        raise ValidationError(errors)
+    if values.get("skipped"):
+        return
+
+    window = _milestone_window(values, limits.birth)
+    if window is None:
+        return
+    rank = MILESTONE_ORDER.index(values["kind"])
+    others = Milestone.objects.filter(patient=patient, skipped=False).exclude(pk=exclude_id)
+    for other in others:
+        other_window = _milestone_window({"date": other.date, "date_precision": other.date_precision,
+                                          "age_years": other.age_years}, limits.birth)
+        if other_window is None or other.kind == values["kind"]:
+            continue
+        other_rank = MILESTONE_ORDER.index(other.kind)
+        # Derived dates are upper bounds ("first seen at or beyond"): they only contradict a
+        # reported earlier stage that is certainly later than them.
+        if other_rank > rank and other_window[1] < window[0]:
+            raise ValidationError({"date": f"{values['kind']} cannot come after {other.kind} "
+                                   f"({other.get_source_display().lower()}, {other.date or other.age_years}); "
+                                   "correct the dates, or mark this step as skipped if it never happened."})
+        if other_rank < rank and other.source == MilestoneSource.REPORTED and other_window[0] > window[1]:
+            raise ValidationError({"date": f"{values['kind']} cannot come before {other.kind} "
+                                   f"(reported, {other.date or other.age_years}); correct the dates, or mark "
+                                   f"{other.kind} as skipped if it never happened."})
+
+
+MILESTONE_FIELDS = ("kind", "date", "date_precision", "age_years", "skipped")
+
+
+@transaction.atomic
+def milestone_report(*, patient: Patient, data: dict) -> Milestone:
+    """Record a milestone reported retrospectively (by the patient or from their records)."""
+    patient = Patient.objects.select_for_update().select_related("identity").get(pk=patient.pk)
+    values = {name: data.get(name) for name in MILESTONE_FIELDS}
+    values["skipped"] = bool(values["skipped"])
+    values["date_precision"] = values["date_precision"] or ""
+    if Milestone.objects.filter(patient=patient, kind=values["kind"], source=MilestoneSource.REPORTED).exists():
+        raise ValidationError({"kind": f"A reported {values['kind']} milestone exists already; update it instead."})
+    _check_milestone(patient, values, exclude_id=None)
+    return Milestone.objects.create(patient=patient, source=MilestoneSource.REPORTED, **values)
+
+
+def _refuse_derived(milestone: Milestone) -> None:
+    if milestone.source == MilestoneSource.DERIVED:
+        raise ValidationError({"source": "Derived milestones follow the assessments; change those instead."})
+
+
+@transaction.atomic
+def milestone_update(*, milestone: Milestone, expected_version: int, data: dict) -> Milestone:
+    _refuse_derived(milestone)
+    patient = Patient.objects.select_for_update().select_related("identity").get(pk=milestone.patient_id)
+    milestone = lock_for_update(milestone, expected_version)
+    values = {name: getattr(milestone, name) for name in MILESTONE_FIELDS}
+    values |= {name: data[name] for name in MILESTONE_FIELDS if name in data}
+    if values["kind"] != milestone.kind:
+        raise ValidationError({"kind": "The kind of a milestone cannot change; delete it and report another."})
+    values["date_precision"] = values["date_precision"] or ""
+    _check_milestone(patient, values, exclude_id=milestone.pk)
+    apply_changes(milestone, values)
+    milestone.version += 1
+    milestone.save()
+    return milestone
+
+
+@transaction.atomic
+def milestone_delete(*, milestone: Milestone, expected_version: int) -> None:
+    _refuse_derived(milestone)
+    lock_for_update(milestone, expected_version).delete()

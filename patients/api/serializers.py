@@ -1,0 +1,295 @@
+from django_countries.serializer_fields import CountryField
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from patients.models import (
+    FIRST_SYMPTOM_HPO,
+    AcmgClass,
+    Ancestry,
+    Diagnosis,
+    EnrollmentEvent,
+    EnrollmentStatus,
+
+    Genotype,
+    Misdiagnosis,
+    Patient,
+    PatientIdentity,
+    Sex,
+    Site,
+    Treatment,
+    TreatmentKind,
+    Variant,
+)
+from patients.services import IDENTITY_FIELDS
+from registry.api.fields import PartialDateField, UUIDRelatedField
+from registry.models import YesNoUnknown
+
+NUMBERING_CHOICES = [
+    ("auto", "Detect (legacy names of known variants are recognised)"),
+    ("current", "NM_001128227.3 (current)"),
+    ("legacy", "NM_005476 (legacy, 31 amino acids shorter)"),
+]
+
+
+class ReviewFlagSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    field = serializers.CharField()
+    message = serializers.CharField()
+
+
+class RecordSerializer(serializers.ModelSerializer):
+    """Common output fields: the public id, the version (also sent as ETag) and timestamps."""
+
+    id = serializers.UUIDField(source="uuid", read_only=True)
+    version = serializers.IntegerField(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+
+    RECORD_FIELDS = ["id", "version", "created_at", "updated_at"]
+
+
+class PatientRefMixin(serializers.Serializer):
+    patient = serializers.SlugRelatedField(slug_field="uuid", read_only=True)
+
+
+# --- Patients ---------------------------------------------------------------------------------
+
+
+class IdentitySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PatientIdentity
+        fields = list(IDENTITY_FIELDS)
+
+
+class EnrollmentEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = EnrollmentEvent
+        fields = ["status", "effective_date", "reason", "recorded_at"]
+
+
+class PatientOutputSerializer(RecordSerializer):
+    country = CountryField()
+    site = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    identity = IdentitySerializer(read_only=True)
+    enrollment_events = EnrollmentEventSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Patient
+        fields = [
+            *RecordSerializer.RECORD_FIELDS,
+            "sex",
+            "country",
+            "ancestry",
+            "consanguinity",
+            "affected_relatives",
+            "site",
+            "status",
+            "enrollment_events",
+            "identity",
+        ]
+
+
+class PatientInputSerializer(serializers.Serializer):
+    sex = serializers.ChoiceField(choices=Sex.choices)
+    country = CountryField()
+    ancestry = serializers.ListField(
+        child=serializers.ChoiceField(choices=Ancestry.choices), required=False, max_length=len(Ancestry)
+    )
+    consanguinity = serializers.ChoiceField(choices=YesNoUnknown.choices, required=False)
+    affected_relatives = serializers.ChoiceField(choices=YesNoUnknown.choices, required=False)
+    site = serializers.SlugRelatedField(
+        slug_field="code", queryset=Site.objects.all(), required=False, allow_null=True
+    )
+    identity = IdentitySerializer(required=False)
+
+    def validate_ancestry(self, value):
+        return sorted(set(value))
+
+
+class StatusChangeSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=EnrollmentStatus.choices)
+    effective_date = serializers.DateField()
+    reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+# --- Diagnosis --------------------------------------------------------------------------------
+
+
+class DiagnosisFieldsMixin(serializers.Serializer):
+    onset_date = PartialDateField("onset_date", required=False)
+    genetic_diagnosis_date = PartialDateField("genetic_diagnosis_date", required=False)
+    prior_misdiagnoses = serializers.ListField(
+        child=serializers.ChoiceField(choices=Misdiagnosis.choices), required=False, max_length=len(Misdiagnosis)
+    )
+
+
+DIAGNOSIS_API_FIELDS = [
+    "genetically_confirmed",
+    "onset_date",
+    "onset_age",
+    "first_symptom",
+    "genetic_diagnosis_date",
+    "prior_misdiagnoses",
+    "biopsy_done",
+    "rimmed_vacuoles",
+    "ck_at_diagnosis",
+]
+
+
+class DiagnosisOutputSerializer(PatientRefMixin, DiagnosisFieldsMixin, RecordSerializer):
+    first_symptom_hpo = serializers.SerializerMethodField()
+    diagnostic_delay_years = serializers.SerializerMethodField()
+    review_flags = ReviewFlagSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Diagnosis
+        fields = [
+            *RecordSerializer.RECORD_FIELDS,
+            "patient",
+            *DIAGNOSIS_API_FIELDS,
+            "first_symptom_hpo",
+            "diagnostic_delay_years",
+            "review_flags",
+        ]
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_first_symptom_hpo(self, diagnosis) -> str | None:
+        return FIRST_SYMPTOM_HPO.get(diagnosis.first_symptom)
+
+    def get_diagnostic_delay_years(self, diagnosis) -> float | None:
+        """Years from symptom onset to genetic diagnosis (DOMAIN.md: a figure the community tracks)."""
+        if not (diagnosis.onset_date and diagnosis.genetic_diagnosis_date):
+            return None
+        return round((diagnosis.genetic_diagnosis_date - diagnosis.onset_date).days / 365.25, 1)
+
+
+class DiagnosisInputSerializer(DiagnosisFieldsMixin, serializers.ModelSerializer):
+    patient = UUIDRelatedField(queryset=Patient.objects.all())
+
+    class Meta:
+        model = Diagnosis
+        fields = ["patient", *DIAGNOSIS_API_FIELDS]
+        extra_kwargs = {"onset_age": {"max_value": 110}, "ck_at_diagnosis": {"max_value": 100_000}}
+
+
+class DiagnosisUpdateSerializer(DiagnosisInputSerializer):
+    class Meta(DiagnosisInputSerializer.Meta):
+        fields = DIAGNOSIS_API_FIELDS
+
+
+# --- Variants and genotype --------------------------------------------------------------------
+
+
+class VariantSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Variant
+        fields = [
+            "name",
+            "cdna",
+            "protein",
+            "legacy_cdna",
+            "legacy_protein",
+            "legacy_short",
+            "protein_position",
+            "variant_class",
+            "protein_domain",
+            "is_founder",
+            "founder_populations",
+        ]
+
+
+class VariantParseInputSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=200)
+    numbering = serializers.ChoiceField(choices=NUMBERING_CHOICES, default="auto")
+
+
+class VariantParseOutputSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    cdna = serializers.CharField()
+    protein = serializers.CharField()
+    legacy_cdna = serializers.CharField()
+    legacy_protein = serializers.CharField()
+    legacy_short = serializers.CharField()
+    protein_position = serializers.IntegerField(allow_null=True)
+    variant_class = serializers.CharField()
+    protein_domain = serializers.CharField()
+    numbering_entered = serializers.CharField()
+    is_founder = serializers.BooleanField()
+    notes = serializers.ListField(child=serializers.CharField())
+
+
+class GenotypeOutputSerializer(PatientRefMixin, RecordSerializer):
+    allele1 = VariantSerializer(read_only=True)
+    allele2 = VariantSerializer(read_only=True, allow_null=True)
+    notes = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Genotype
+        fields = [
+            *RecordSerializer.RECORD_FIELDS,
+            "patient",
+            "zygosity",
+            "allele1",
+            "allele1_entered_as",
+            "allele1_entered_numbering",
+            "allele1_acmg_class",
+            "allele2",
+            "allele2_entered_as",
+            "allele2_entered_numbering",
+            "allele2_acmg_class",
+            "second_allele_not_found",
+            "notes",
+        ]
+
+    def get_notes(self, genotype) -> list[str]:
+        """Remarks from reading the variants just entered, e.g. a legacy name converted."""
+        return list(getattr(genotype, "entry_notes", []))
+
+
+class GenotypeInputSerializer(serializers.Serializer):
+    patient = UUIDRelatedField(queryset=Patient.objects.all())
+    allele1 = serializers.CharField(max_length=200, help_text="HGVS (c. and/or p.) or a legacy name such as M712T.")
+    allele1_numbering = serializers.ChoiceField(choices=NUMBERING_CHOICES, default="auto")
+    allele1_acmg_class = serializers.ChoiceField(choices=AcmgClass.choices, required=False, allow_blank=True)
+    allele2 = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    allele2_numbering = serializers.ChoiceField(choices=NUMBERING_CHOICES, default="auto")
+    allele2_acmg_class = serializers.ChoiceField(choices=AcmgClass.choices, required=False, allow_blank=True)
+    second_allele_not_found = serializers.BooleanField(default=False)
+
+
+class GenotypeUpdateSerializer(GenotypeInputSerializer):
+    patient = None
+
+
+# --- Treatments -------------------------------------------------------------------------------
+
+
+class TreatmentFieldsMixin(serializers.Serializer):
+    start_date = PartialDateField("start_date", allow_null=False)
+    stop_date = PartialDateField("stop_date", required=False)
+
+
+TREATMENT_API_FIELDS = ["kind", "in_clinical_trial", "trial_registration", "start_date", "stop_date"]
+
+
+class TreatmentOutputSerializer(PatientRefMixin, TreatmentFieldsMixin, RecordSerializer):
+    class Meta:
+        model = Treatment
+        fields = [*RecordSerializer.RECORD_FIELDS, "patient", *TREATMENT_API_FIELDS]
+
+
+class TreatmentInputSerializer(TreatmentFieldsMixin, serializers.ModelSerializer):
+    patient = UUIDRelatedField(queryset=Patient.objects.all())
+    kind = serializers.ChoiceField(choices=TreatmentKind.choices)
+
+    class Meta:
+        model = Treatment
+        fields = ["patient", *TREATMENT_API_FIELDS]
+
+
+class TreatmentUpdateSerializer(TreatmentInputSerializer):
+    class Meta(TreatmentInputSerializer.Meta):
+        fields = TREATMENT_API_FIELDS
+
+

@@ -1,0 +1,457 @@
+"""Writes to patient records. Every entry path (API, admin, forms, imports, seeding) comes here,
+so the validation rules of DOMAIN.md hold whichever way data arrives."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import transaction
+
+from patients.models import (
+    ConsentDocument,
+    ConsentGrant,
+    Diagnosis,
+    EnrollmentEvent,
+    EnrollmentStatus,
+    Genotype,
+    Patient,
+    PatientIdentity,
+    Treatment,
+    Variant,
+    Zygosity,
+)
+from patients.selectors import patient_date_limits
+from patients.variants import ParsedVariant, VariantError, parse_variant
+from registry.dates import PartialDate, age_in_years, today
+from registry.errors import StaleVersionError, ValidationError
+from registry.records import apply_changes, lock_for_update
+
+PATIENT_FIELDS = ("sex", "country", "ancestry", "consanguinity", "affected_relatives", "site")
+IDENTITY_FIELDS = (
+    "given_name",
+    "family_name",
+    "date_of_birth",
+    "date_of_death",
+    "email",
+    "phone",
+    "postal_address",
+    "national_id",
+    "hospital_id",
+)
+
+# Which status may follow which. Death is final; withdrawal can be reversed by re-enrolling.
+STATUS_TRANSITIONS = {
+    EnrollmentStatus.CANDIDATE: {EnrollmentStatus.ENROLLED, EnrollmentStatus.WITHDRAWN, EnrollmentStatus.DECEASED},
+    EnrollmentStatus.ENROLLED: {
+        EnrollmentStatus.LOST_TO_FOLLOW_UP,
+        EnrollmentStatus.WITHDRAWN,
+        EnrollmentStatus.DECEASED,
+    },
+    EnrollmentStatus.LOST_TO_FOLLOW_UP: {
+        EnrollmentStatus.ENROLLED,
+        EnrollmentStatus.WITHDRAWN,
+        EnrollmentStatus.DECEASED,
+    },
+    EnrollmentStatus.WITHDRAWN: {EnrollmentStatus.ENROLLED, EnrollmentStatus.DECEASED},
+    EnrollmentStatus.DECEASED: set(),
+}
+
+
+# --- Patients ---------------------------------------------------------------------------------
+
+
+def _check_identity_dates(identity: dict) -> None:
+    errors = {}
+    birth, death = identity.get("date_of_birth"), identity.get("date_of_death")
+    if birth and birth > today():
+        errors["date_of_birth"] = "Date of birth cannot be in the future."
+    elif birth and age_in_years(birth, today()) > settings.REGISTRY_MAX_AGE:
+        errors["date_of_birth"] = f"Date of birth gives an age over {settings.REGISTRY_MAX_AGE}."
+    if death and death > today():
+        errors["date_of_death"] = "Date of death cannot be in the future."
+    elif death and birth and death < birth:
+        errors["date_of_death"] = "Date of death is before the date of birth."
+    if errors:
+        raise ValidationError({f"identity.{key}": message for key, message in errors.items()})
+
+
+@transaction.atomic
+def patient_create(*, data: dict, identity: dict, recorded_by=None) -> Patient:
+    """Register a patient as a candidate; enrollment is a status change of its own."""
+    _check_identity_dates(identity)
+    patient = Patient.objects.create(**{key: data[key] for key in PATIENT_FIELDS if key in data})
+    PatientIdentity.objects.create(patient=patient, **identity)
+    EnrollmentEvent.objects.create(
+        patient=patient,
+        status=EnrollmentStatus.CANDIDATE,
+        effective_date=today(),
+        reason="Registered",
+        recorded_by=recorded_by,
+    )
+    return patient
+
+
+@transaction.atomic
+def patient_update(*, patient: Patient, expected_version: int, data: dict, identity: dict | None = None) -> Patient:
+    patient = lock_for_update(patient, expected_version)
+    if identity:
+        current = PatientIdentity.objects.select_for_update().get(patient=patient)
+        merged = {name: getattr(current, name) for name in IDENTITY_FIELDS} | identity
+        _check_identity_dates(merged)
+        _check_clinical_dates_within_life(patient, merged["date_of_birth"], merged["date_of_death"])
+        apply_changes(current, identity)
+        current.save()
+    apply_changes(patient, {key: data[key] for key in PATIENT_FIELDS if key in data})
+    patient.version += 1
+    patient.save()
+    return patient
+
+
+def _check_clinical_dates_within_life(patient: Patient, birth: dt.date | None, death: dt.date | None) -> None:
+    """A corrected birth or death date must still enclose the assessments already recorded."""
+    dates = list(patient.assessments.values_list("assessment_date", flat=True).order_by("assessment_date"))
+    if not dates:
+        return
+    if birth and dates[0] < birth:
+        raise ValidationError({"identity.date_of_birth": f"An assessment on {dates[0]} is before this date of birth."})
+    if death and dates[-1] > death:
+        raise ValidationError({"identity.date_of_death": f"An assessment on {dates[-1]} is after this date of death."})
+
+
+@transaction.atomic
+def patient_change_status(
+    *, patient: Patient, status: str, effective_date: dt.date, reason: str = "", recorded_by=None
+) -> EnrollmentEvent:
+    """Move a patient to a new enrollment status from a given date (dated history is kept)."""
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    allowed = STATUS_TRANSITIONS[EnrollmentStatus(patient.status)]
+    if status not in allowed:
+        names = ", ".join(sorted(allowed)) or "none (the record is closed)"
+        raise ValidationError({"status": f"A {patient.status} patient cannot become {status}; allowed: {names}."})
+    if effective_date > today():
+        raise ValidationError({"effective_date": "The effective date cannot be in the future."})
+    last = patient.enrollment_events.order_by("-effective_date", "-id").first()
+    if last and effective_date < last.effective_date:
+        raise ValidationError(
+            {"effective_date": f"The previous status change ({last.status}) was on {last.effective_date}; "
+             "a new one cannot be dated earlier."}
+        )
+    if status in (EnrollmentStatus.WITHDRAWN, EnrollmentStatus.DECEASED):
+        later = patient.assessments.filter(assessment_date__gt=effective_date).order_by("assessment_date").first()
+        if later:
+            raise ValidationError(
+                {"effective_date": f"An assessment is recorded on {later.assessment_date}, after this date."}
+            )
+    event = EnrollmentEvent.objects.create(
+        patient=patient, status=status, effective_date=effective_date, reason=reason, recorded_by=recorded_by
+    )
+    if status == EnrollmentStatus.DECEASED:
+        PatientIdentity.objects.filter(patient=patient, date_of_death__isnull=True).update(date_of_death=effective_date)
+    patient.status = status
+    patient.version += 1
+    patient.save(update_fields=["status", "version", "updated_at"])
+    return event
+
+
+# --- Diagnosis --------------------------------------------------------------------------------
+
+
+def _diagnosis_check(patient: Patient, values: dict) -> list[dict]:
+    """Apply DOMAIN.md rules to a diagnosis; return review flags, raise on hard errors."""
+    limits = patient_date_limits(patient)
+    errors: dict[str, str] = {}
+    flags: list[dict] = []
+    onset: PartialDate | None = PartialDate.from_stored(values.get("onset_date"), values.get("onset_date_precision"))
+    genetic: PartialDate | None = PartialDate.from_stored(
+        values.get("genetic_diagnosis_date"), values.get("genetic_diagnosis_date_precision")
+    )
+    for name, partial in (("onset_date", onset), ("genetic_diagnosis_date", genetic)):
+        if partial is None:
+            continue
+        if partial.earliest > today():
+            errors[name] = "The date cannot be in the future."
+        elif limits.birth and partial.latest < limits.birth:
+            errors[name] = f"The date is before the date of birth ({limits.birth})."
+
+    onset_age = values.get("onset_age")
+    if onset and limits.birth and not errors.get("onset_date"):
+        age_from_date = age_in_years(limits.birth, max(onset.earliest, limits.birth))
+        if onset_age is not None and abs(onset_age - age_from_date) > 1:
+            errors["onset_age"] = f"The onset date gives age {age_from_date}, not {onset_age}."
+        values["onset_age"] = onset_age = age_from_date if onset_age is None else onset_age
+    if onset_age is not None and limits.birth and onset_age > age_in_years(limits.birth, today()):
+        errors["onset_age"] = "Age at onset is above the patient's current age."
+
+    first_assessment = limits.first_assessment
+    if onset and first_assessment and onset.earliest > first_assessment:
+        errors["onset_date"] = f"Onset is after the first assessment ({first_assessment})."
+    elif onset_age is not None and limits.birth and first_assessment:
+        if onset_age > age_in_years(limits.birth, first_assessment):
+            errors["onset_age"] = f"Age at onset is above the age at the first assessment ({first_assessment})."
+
+    if values.get("rimmed_vacuoles") == "yes" and values.get("biopsy_done") != "yes":
+        errors["rimmed_vacuoles"] = "Rimmed vacuoles can only be recorded when a biopsy was done."
+    if errors:
+        raise ValidationError(errors)
+
+    low, high = settings.REGISTRY_ONSET_REVIEW_MIN_AGE, settings.REGISTRY_ONSET_REVIEW_MAX_AGE
+    if onset_age is not None and not low <= onset_age <= high:
+        flags.append(
+            {"code": "onset_age_unusual", "field": "onset_age",
+             "message": f"Onset at age {onset_age} is outside the usual {low}-{high}; please confirm."}
+        )
+    return flags
+
+
+DIAGNOSIS_FIELDS = (
+    "genetically_confirmed",
+    "onset_date",
+    "onset_date_precision",
+    "onset_age",
+    "first_symptom",
+    "genetic_diagnosis_date",
+    "genetic_diagnosis_date_precision",
+    "prior_misdiagnoses",
+    "biopsy_done",
+    "rimmed_vacuoles",
+    "ck_at_diagnosis",
+)
+
+
+@transaction.atomic
+def diagnosis_create(*, patient: Patient, data: dict) -> Diagnosis:
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    if Diagnosis.objects.filter(patient=patient).exists():
+        raise ValidationError({"patient": "This patient already has a diagnosis record; update it instead."})
+    values = {name: data.get(name) for name in DIAGNOSIS_FIELDS if name in data}
+    flags = _diagnosis_check(patient, values)
+    return Diagnosis.objects.create(patient=patient, review_flags=flags, **values)
+
+
+@transaction.atomic
+def diagnosis_update(*, diagnosis: Diagnosis, expected_version: int, data: dict) -> Diagnosis:
+    diagnosis = lock_for_update(diagnosis, expected_version)
+    values = {name: getattr(diagnosis, name) for name in DIAGNOSIS_FIELDS}
+    values |= {name: data[name] for name in DIAGNOSIS_FIELDS if name in data}
+    if "onset_date" in data and "onset_age" not in data:
+        values["onset_age"] = None  # recomputed from the new date
+    diagnosis.review_flags = _diagnosis_check(diagnosis.patient, values)
+    apply_changes(diagnosis, values)
+    diagnosis.version += 1
+    diagnosis.save()
+    return diagnosis
+
+
+# --- Genotype ---------------------------------------------------------------------------------
+
+
+def variant_for(parsed: ParsedVariant) -> Variant:
+    """The stored row for a parsed variant, created on first use."""
+    catalogue = parsed.catalogue_entry or {}
+    variant, _ = Variant.objects.get_or_create(
+        name=parsed.name,
+        defaults={
+            "cdna": parsed.cdna,
+            "protein": parsed.protein,
+            "legacy_cdna": parsed.legacy_cdna,
+            "legacy_protein": parsed.legacy_protein,
+            "legacy_short": parsed.legacy_short,
+            "protein_position": parsed.protein_position,
+            "variant_class": parsed.variant_class,
+            "protein_domain": parsed.protein_domain,
+            "is_founder": bool(catalogue),
+            "founder_populations": catalogue.get("populations", []),
+        },
+    )
+    return variant
+
+
+def _parse_allele(field: str, text: str, numbering: str) -> ParsedVariant:
+    try:
+        return parse_variant(text, numbering=numbering)
+    except VariantError as error:
+        raise ValidationError({field: str(error)}) from None
+
+
+GENOTYPE_INPUT_FIELDS = (
+    "allele1",
+    "allele1_numbering",
+    "allele1_acmg_class",
+    "allele2",
+    "allele2_numbering",
+    "allele2_acmg_class",
+    "second_allele_not_found",
+)
+
+
+def _genotype_values(data: dict) -> tuple[dict, list[str]]:
+    """Parse both alleles and derive zygosity; return model values and notes for the person entering."""
+    allele1_text = (data.get("allele1") or "").strip()
+    allele2_text = (data.get("allele2") or "").strip()
+    not_found = bool(data.get("second_allele_not_found"))
+    if not allele1_text:
+        raise ValidationError({"allele1": "Enter the first GNE variant."})
+    if allele2_text and not_found:
+        raise ValidationError({"second_allele_not_found": "A second variant was entered; it cannot also be not found."})
+    if not allele2_text and not not_found:
+        raise ValidationError(
+            {"allele2": "Enter the second GNE variant (the same one again if homozygous), "
+             "or mark the second allele as not found."}
+        )
+    first = _parse_allele("allele1", allele1_text, data.get("allele1_numbering") or "auto")
+    second = _parse_allele("allele2", allele2_text, data.get("allele2_numbering") or "auto") if allele2_text else None
+
+    if second is None:
+        zygosity = Zygosity.SINGLE_VARIANT
+    elif second.name == first.name:
+        zygosity = Zygosity.HOMOZYGOUS
+    else:
+        zygosity = Zygosity.COMPOUND_HETEROZYGOUS
+    values = {
+        "allele1": variant_for(first),
+        "allele1_entered_as": allele1_text,
+        "allele1_entered_numbering": first.numbering_entered,
+        "allele1_acmg_class": data.get("allele1_acmg_class") or "",
+        "allele2": variant_for(second) if second else None,
+        "allele2_entered_as": allele2_text,
+        "allele2_entered_numbering": second.numbering_entered if second else "",
+        "allele2_acmg_class": (data.get("allele2_acmg_class") or "") if second else "",
+        "second_allele_not_found": not_found,
+        "zygosity": zygosity,
+    }
+    notes = list(first.notes) + (list(second.notes) if second else [])
+    return values, notes
+
+
+@transaction.atomic
+def genotype_create(*, patient: Patient, data: dict) -> tuple[Genotype, list[str]]:
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    if Genotype.objects.filter(patient=patient).exists():
+        raise ValidationError({"patient": "This patient already has a genotype; update it instead."})
+    values, notes = _genotype_values(data)
+    return Genotype.objects.create(patient=patient, **values), notes
+
+
+@transaction.atomic
+def genotype_update(*, genotype: Genotype, expected_version: int, data: dict) -> tuple[Genotype, list[str]]:
+    genotype = lock_for_update(genotype, expected_version)
+    current = {
+        "allele1": genotype.allele1_entered_as,
+        "allele1_numbering": genotype.allele1_entered_numbering,
+        "allele1_acmg_class": genotype.allele1_acmg_class,
+        "allele2": genotype.allele2_entered_as,
+        "allele2_numbering": genotype.allele2_entered_numbering or "auto",
+        "allele2_acmg_class": genotype.allele2_acmg_class,
+        "second_allele_not_found": genotype.second_allele_not_found,
+    }
+    merged = current | {key: data[key] for key in GENOTYPE_INPUT_FIELDS if key in data}
+    if "allele1" in data and "allele1_numbering" not in data:
+        merged["allele1_numbering"] = "auto"
+    if "allele2" in data and "allele2_numbering" not in data:
+        merged["allele2_numbering"] = "auto"
+    values, notes = _genotype_values(merged)
+    apply_changes(genotype, values)
+    genotype.version += 1
+    genotype.save()
+    return genotype, notes
+
+
+# --- Treatments -------------------------------------------------------------------------------
+
+TREATMENT_FIELDS = (
+    "kind",
+    "in_clinical_trial",
+    "trial_registration",
+    "start_date",
+    "start_date_precision",
+    "stop_date",
+    "stop_date_precision",
+)
+
+
+def _treatment_check(patient: Patient, values: dict) -> None:
+    limits = patient_date_limits(patient)
+    start = PartialDate.from_stored(values.get("start_date"), values.get("start_date_precision"))
+    stop = PartialDate.from_stored(values.get("stop_date"), values.get("stop_date_precision"))
+    errors = {}
+    for name, partial in (("start_date", start), ("stop_date", stop)):
+        if partial and partial.earliest > today():
+            errors[name] = "The date cannot be in the future."
+        elif partial and limits.birth and partial.latest < limits.birth:
+            errors[name] = f"The date is before the date of birth ({limits.birth})."
+    if start and stop and stop.latest < start.earliest:
+        errors["stop_date"] = f"The treatment stops ({stop}) before it starts ({start})."
+    if values.get("trial_registration") and not values.get("in_clinical_trial"):
+        errors["in_clinical_trial"] = "A trial registration number was given; mark the treatment as part of a trial."
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def treatment_create(*, patient: Patient, data: dict) -> Treatment:
+    values = {name: data[name] for name in TREATMENT_FIELDS if name in data}
+    _treatment_check(patient, values)
+    return Treatment.objects.create(patient=patient, **values)
+
+
+@transaction.atomic
+def treatment_update(*, treatment: Treatment, expected_version: int, data: dict) -> Treatment:
+    treatment = lock_for_update(treatment, expected_version)
+    values = {name: getattr(treatment, name) for name in TREATMENT_FIELDS}
+    values |= {name: data[name] for name in TREATMENT_FIELDS if name in data}
+    _treatment_check(treatment.patient, values)
+    apply_changes(treatment, values)
+    treatment.version += 1
+    treatment.save()
+    return treatment
+
+
+@transaction.atomic
+def treatment_delete(*, treatment: Treatment, expected_version: int) -> None:
+    lock_for_update(treatment, expected_version).delete()
+
+
+# --- Consent ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def consent_grant(
+    *, patient: Patient, document: ConsentDocument, purposes: list[str], granted_on: dt.date, recorded_by=None
+) -> list[ConsentGrant]:
+    """Record consent to some of a document's purposes (each purpose is granted separately)."""
+    unknown = sorted(set(purposes) - set(document.purposes))
+    if unknown:
+        raise ValidationError({"purposes": f"{document} does not ask consent for: {', '.join(unknown)}."})
+    if granted_on > today():
+        raise ValidationError({"granted_on": "Consent cannot be dated in the future."})
+    if granted_on < document.effective_from:
+        raise ValidationError({"granted_on": f"{document} was not in use before {document.effective_from}."})
+    grants = []
+    for purpose in purposes:
+        grant, created = ConsentGrant.objects.get_or_create(
+            patient=patient,
+            document=document,
+            purpose=purpose,
+            defaults={"granted_on": granted_on, "recorded_by": recorded_by},
+        )
+        if not created and grant.withdrawn_on is None:
+            raise ValidationError({"purposes": f"Consent for {purpose} under {document} is already active."})
+        if not created:  # re-consent after a withdrawal under the same document
+            grant.granted_on, grant.withdrawn_on, grant.recorded_by = granted_on, None, recorded_by
+            grant.save()
+        grants.append(grant)
+    return grants
+
+
+@transaction.atomic
+def consent_withdraw(*, patient: Patient, purpose: str, withdrawn_on: dt.date) -> int:
+    """Withdraw every active grant of a purpose; returns how many were active."""
+    if withdrawn_on > today():
+        raise ValidationError({"withdrawn_on": "A withdrawal cannot be dated in the future."})
+    active = ConsentGrant.objects.select_for_update().filter(patient=patient, purpose=purpose, withdrawn_on=None)
+    for grant in active:
+        if withdrawn_on < grant.granted_on:
+            raise ValidationError({"withdrawn_on": f"Consent was only granted on {grant.granted_on}."})
+    return active.update(withdrawn_on=withdrawn_on)
+

@@ -1,0 +1,76 @@
+"""Partial dates (year, year-month or full date) and ages, kept exact inside the registry."""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from django.utils import timezone
+
+from registry.models import DatePrecision
+
+_PARTIAL_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+
+
+@dataclass(frozen=True)
+class PartialDate:
+    """A date known to a given precision, stored as its first possible day plus the precision."""
+
+    date: dt.date
+    precision: str
+
+    @classmethod
+    def parse(cls, text: str) -> PartialDate:
+        match = _PARTIAL_DATE.match(text.strip()) if isinstance(text, str) else None
+        if not match:
+            raise ValueError("Enter a date as YYYY, YYYY-MM or YYYY-MM-DD.")
+        year, month, day = match.groups()
+        if int(year) < 1900:
+            raise ValueError("Enter a year from 1900 on.")
+        try:
+            if day:
+                return cls(dt.date(int(year), int(month), int(day)), DatePrecision.DAY)
+            if month:
+                return cls(dt.date(int(year), int(month), 1), DatePrecision.MONTH)
+            return cls(dt.date(int(year), 1, 1), DatePrecision.YEAR)
+        except ValueError:
+            raise ValueError(f"{text.strip()} is not a calendar date.") from None
+
+    @classmethod
+    def from_stored(cls, date: dt.date | None, precision: str | None) -> PartialDate | None:
+        if date is None:
+            return None
+        return cls(date, precision or DatePrecision.DAY)
+
+    def __str__(self) -> str:
+        if self.precision == DatePrecision.YEAR:
+            return f"{self.date.year:04d}"
+        if self.precision == DatePrecision.MONTH:
+            return f"{self.date.year:04d}-{self.date.month:02d}"
+        return self.date.isoformat()
+
+    @property
+    def earliest(self) -> dt.date:
+        return self.date
+
+    @property
+    def latest(self) -> dt.date:
+        """The last day the partial date could stand for."""
+        if self.precision == DatePrecision.YEAR:
+            return dt.date(self.date.year, 12, 31)
+        if self.precision == DatePrecision.MONTH:
+            last_day = calendar.monthrange(self.date.year, self.date.month)[1]
+            return dt.date(self.date.year, self.date.month, last_day)
+        return self.date
+
+
+def today() -> dt.date:
+    return timezone.localdate()
+
+
+def age_in_years(birth: dt.date, on: dt.date) -> int:
+    """Completed years of age on a date (the way ages are usually stated)."""
+    before_birthday = (on.month, on.day) < (birth.month, birth.day)
+    return on.year - birth.year - before_birthday

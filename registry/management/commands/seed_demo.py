@@ -1,0 +1,52 @@
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand, CommandError
+
+from patients.models import Patient
+from registry import roles
+from registry.demo import DEMO_PASSWORD, seed_demo_cohort
+
+
+class Command(BaseCommand):
+    help = "Create a synthetic GNE myopathy cohort (invented people) for demos, tests and benchmarks."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--patients", type=int, default=200)
+        parser.add_argument("--seed", type=int, default=2026, help="Same seed, same cohort.")
+        parser.add_argument("--if-empty", action="store_true", help="Do nothing when patients exist already.")
+        parser.add_argument(
+            "--demo-users", action="store_true", help="Also create demo.staff/patient/researcher (DEBUG only)."
+        )
+
+    def handle(self, *args, patients, seed, if_empty, demo_users, **options):
+        if patients < 1:
+            raise CommandError("--patients must be at least 1.")
+        if demo_users and not settings.DEBUG:
+            raise CommandError("Demo users with a published password are only for DEBUG (local) settings.")
+        if if_empty and Patient.objects.exists():
+            self.stdout.write(f"{Patient.objects.count()} patients already present; demo cohort not added.")
+        else:
+            self.stdout.write(f"Creating {patients} synthetic patients...")
+            seed_demo_cohort(patients=patients, seed=seed, progress=self._progress)
+        if demo_users:
+            self._demo_users()
+
+    def _progress(self, done: int, total: int) -> None:
+        self.stdout.write(f"  {done}/{total} patients ({100 * done // total}%)")
+
+    def _demo_users(self):
+        user_model = get_user_model()
+        for username, role in (("demo.staff", roles.STAFF), ("demo.patient", roles.PATIENT),
+                               ("demo.researcher", roles.RESEARCHER)):
+            user, created = user_model.objects.get_or_create(username=username)
+            if created:
+                user.set_password(DEMO_PASSWORD)
+                user.is_staff = role == roles.STAFF  # may open the admin
+                user.save()
+            user.groups.add(Group.objects.get(name=role))
+        patient = Patient.objects.filter(account__isnull=True).order_by("id").first()
+        demo_patient = user_model.objects.get(username="demo.patient")
+        if patient and not Patient.objects.filter(account=demo_patient).exists():
+            patient.account = demo_patient
+            patient.save(update_fields=["account"])

@@ -1,0 +1,28 @@
+"""The three roles, held as auth groups. A superuser counts as staff."""
+
+STAFF = "staff"
+PATIENT = "patient"
+RESEARCHER = "researcher"
+ROLES = (STAFF, PATIENT, RESEARCHER)
+
+
+def user_roles(user) -> frozenset[str]:
+    """Roles of a user, cached on the user object for the length of a request."""
+    if not user or not user.is_authenticated:
+        return frozenset()
+    cached = getattr(user, "_registry_roles", None)
+    if cached is None:
+        names = set(user.groups.values_list("name", flat=True))
+        if user.is_superuser:
+            names.add(STAFF)
+        cached = frozenset(names & set(ROLES))
+        user._registry_roles = cached
+    return cached
+
+
+def is_staff_member(user) -> bool:
+    return STAFF in user_roles(user)
+
+
+def is_patient_user(user) -> bool:
+    return PATIENT in user_roles(user)

@@ -1,0 +1,81 @@
+"""Personas used everywhere (STYLE.md 7): staff, a patient and another patient, a researcher,
+and anonymous. Each `*_client` is an API client authenticated with that persona's token."""
+
+import pytest
+from django.contrib.auth.models import Group
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from registry import roles
+from tests import factories
+
+
+def _user_with_role(username: str, role: str | None):
+    user = factories.UserFactory(username=username)
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+def _client_for(user) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        token, _ = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def staff_user(db):
+    return _user_with_role("staff.sam", roles.STAFF)
+
+
+@pytest.fixture
+def researcher_user(db):
+    return _user_with_role("researcher.rita", roles.RESEARCHER)
+
+
+@pytest.fixture
+def patient_user(db):
+    return _user_with_role("patient.pat", roles.PATIENT)
+
+
+@pytest.fixture
+def own_patient(patient_user):
+    """The patient record that `patient_user` has claimed."""
+    return factories.PatientFactory(account=patient_user)
+
+
+@pytest.fixture
+def other_patient(db):
+    return factories.PatientFactory()
+
+
+@pytest.fixture
+def staff_client(staff_user):
+    return _client_for(staff_user)
+
+
+@pytest.fixture
+def patient_client(patient_user, own_patient):
+    return _client_for(patient_user)
+
+
+@pytest.fixture
+def researcher_client(researcher_user):
+    return _client_for(researcher_user)
+
+
+@pytest.fixture
+def anonymous_client():
+    return _client_for(None)
+
+
+@pytest.fixture
+def persona_clients(staff_client, patient_client, researcher_client, anonymous_client):
+    return {
+        "staff": staff_client,
+        "patient": patient_client,
+        "researcher": researcher_client,
+        "anonymous": anonymous_client,
+    }
