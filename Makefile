@@ -33,7 +33,7 @@ run: install
 ## make test: the whole suite against real PostgreSQL and Redis (fails at once if they are down)
 test: install
 	@$(TEST_ENV) $(PY) manage.py check_services
-	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
+	$(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/ruff check .
 	$(TEST_ENV) $(PY) -m pytest -q $(PYTEST_ARGS)
 

@@ -149,6 +149,9 @@ class DynamometryMeasurement(models.Model):
         ]
         ordering = ["assessment_id", "muscle_group", "side"]
 
+    def __str__(self):
+        return f"{self.muscle_group} {self.side}: {self.kg} kg"
+
 
 class MilestoneKind(models.TextChoices):
     """In the order of progression; each matches the ambulation class of the same rank."""

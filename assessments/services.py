@@ -102,7 +102,9 @@ def _walks(values: dict) -> bool:
     """Whether an assessment records the patient walking (with or without aids)."""
     ambulation = values.get("ambulation_class")
     walking_class = ambulation is not None and ambulation <= AmbulationClass.WALKER
-    walked_test = values.get("six_minute_walk_status") == SixMinuteWalk.DONE and (values.get("six_minute_walk_m") or 0) > 0
+    walked_test = (
+        values.get("six_minute_walk_status") == SixMinuteWalk.DONE and (values.get("six_minute_walk_m") or 0) > 0
+    )
     return walking_class or walked_test
 
 
@@ -122,7 +124,9 @@ def _check_dates(patient: Patient, limits: DateLimits, when: dt.date, diagnosis:
         onset = PartialDate.from_stored(diagnosis.onset_date, diagnosis.onset_date_precision)
         if onset and when < onset.earliest:
             errors["assessment_date"] = f"The assessment is before symptom onset ({onset})."
-        elif diagnosis.onset_age is not None and limits.birth and age_in_years(limits.birth, when) < diagnosis.onset_age:
+        elif (
+            diagnosis.onset_age is not None and limits.birth and age_in_years(limits.birth, when) < diagnosis.onset_age
+        ):
             errors["assessment_date"] = f"The patient was younger than the age at onset ({diagnosis.onset_age})."
     return errors
 
@@ -168,20 +172,35 @@ def assessment_review_flags(values: dict) -> list[dict]:
     ambulation, wheelchair = values.get("ambulation_class"), values.get("wheelchair_use") or ""
     if _is_full_time_wheelchair(values):
         if values.get("six_minute_walk_status") == SixMinuteWalk.DONE and (values.get("six_minute_walk_m") or 0) > 0:
-            flags.append({"code": "wheelchair_but_walked", "field": "six_minute_walk_m",
-                          "message": "Full-time wheelchair use, but a 6-minute walk distance was recorded."})
+            flags.append(
+                {
+                    "code": "wheelchair_but_walked",
+                    "field": "six_minute_walk_m",
+                    "message": "Full-time wheelchair use, but a 6-minute walk distance was recorded.",
+                }
+            )
         if values.get("ibmfrs_walking"):
-            flags.append({"code": "wheelchair_but_ibmfrs_walking", "field": "ibmfrs_walking",
-                          "message": "Full-time wheelchair use implies IBMFRS walking 0."})
+            flags.append(
+                {
+                    "code": "wheelchair_but_ibmfrs_walking",
+                    "field": "ibmfrs_walking",
+                    "message": "Full-time wheelchair use implies IBMFRS walking 0.",
+                }
+            )
     if ambulation is not None and wheelchair:
         expected = {
             AmbulationClass.WHEELCHAIR_FULL_TIME: WheelchairUse.FULL_TIME,
             AmbulationClass.WHEELCHAIR_PART_TIME: WheelchairUse.PART_TIME,
         }.get(ambulation, WheelchairUse.NONE)
         if wheelchair != expected:
-            flags.append({"code": "ambulation_wheelchair_mismatch", "field": "wheelchair_use",
-                          "message": f"Ambulation class {AmbulationClass(ambulation).label!r} does not match "
-                          f"wheelchair use {wheelchair!r}."})
+            flags.append(
+                {
+                    "code": "ambulation_wheelchair_mismatch",
+                    "field": "wheelchair_use",
+                    "message": f"Ambulation class {AmbulationClass(ambulation).label!r} does not match "
+                    f"wheelchair use {wheelchair!r}.",
+                }
+            )
     return flags
 
 
@@ -196,7 +215,9 @@ def _check_regain(patient: Patient, values: dict, exclude_id: int | None) -> tup
     last_full_time = earlier.order_by("-assessment_date").values_list("assessment_date", flat=True).first()
     if last_full_time is None:
         return {}, []
-    message = f"The patient used a wheelchair full-time on {last_full_time}; walking again needs clinician confirmation."
+    message = (
+        f"The patient used a wheelchair full-time on {last_full_time}; walking again needs clinician confirmation."
+    )
     if values.get("source") == Source.PATIENT:
         return {}, [{"code": "ambulation_regained_unconfirmed", "field": "ambulation_class", "message": message}]
     return {"ambulation_regain_confirmed": message + " Set ambulation_regain_confirmed if it is right."}, []
@@ -232,7 +253,9 @@ def _validated(patient: Patient, values: dict, dynamometry: list[dict], exclude_
     errors |= regain_errors
     if errors:
         raise ValidationError(errors)
-    return assessment_computed_fields(values, dynamometry) | {"review_flags": assessment_review_flags(values) + regain_flags}
+    return assessment_computed_fields(values, dynamometry) | {
+        "review_flags": assessment_review_flags(values) + regain_flags
+    }
 
 
 def _replace_dynamometry(assessment: Assessment, dynamometry: list[dict]) -> None:
@@ -318,8 +341,12 @@ def milestones_derive(*, patient: Patient) -> None:
         milestone = existing.get(kind)
         if milestone is None:
             Milestone.objects.create(
-                patient=patient, kind=kind, source=MilestoneSource.DERIVED, date=when,
-                date_precision="day", derived_from_id=assessment_id,
+                patient=patient,
+                kind=kind,
+                source=MilestoneSource.DERIVED,
+                date=when,
+                date_precision="day",
+                derived_from_id=assessment_id,
             )
         elif (milestone.date, milestone.derived_from_id) != (when, assessment_id):
             milestone.date, milestone.derived_from_id = when, assessment_id
@@ -374,21 +401,30 @@ def _check_milestone(patient: Patient, values: dict, exclude_id: int | None) -> 
     rank = MILESTONE_ORDER.index(values["kind"])
     others = Milestone.objects.filter(patient=patient, skipped=False).exclude(pk=exclude_id)
     for other in others:
-        other_window = _milestone_window({"date": other.date, "date_precision": other.date_precision,
-                                          "age_years": other.age_years}, limits.birth)
+        other_window = _milestone_window(
+            {"date": other.date, "date_precision": other.date_precision, "age_years": other.age_years}, limits.birth
+        )
         if other_window is None or other.kind == values["kind"]:
             continue
         other_rank = MILESTONE_ORDER.index(other.kind)
         # Derived dates are upper bounds ("first seen at or beyond"): they only contradict a
         # reported earlier stage that is certainly later than them.
         if other_rank > rank and other_window[1] < window[0]:
-            raise ValidationError({"date": f"{values['kind']} cannot come after {other.kind} "
-                                   f"({other.get_source_display().lower()}, {other.date or other.age_years}); "
-                                   "correct the dates, or mark this step as skipped if it never happened."})
+            raise ValidationError(
+                {
+                    "date": f"{values['kind']} cannot come after {other.kind} "
+                    f"({other.get_source_display().lower()}, {other.date or other.age_years}); "
+                    "correct the dates, or mark this step as skipped if it never happened."
+                }
+            )
         if other_rank < rank and other.source == MilestoneSource.REPORTED and other_window[0] > window[1]:
-            raise ValidationError({"date": f"{values['kind']} cannot come before {other.kind} "
-                                   f"(reported, {other.date or other.age_years}); correct the dates, or mark "
-                                   f"{other.kind} as skipped if it never happened."})
+            raise ValidationError(
+                {
+                    "date": f"{values['kind']} cannot come before {other.kind} "
+                    f"(reported, {other.date or other.age_years}); correct the dates, or mark "
+                    f"{other.kind} as skipped if it never happened."
+                }
+            )
 
 
 MILESTONE_FIELDS = ("kind", "date", "date_precision", "age_years", "skipped")

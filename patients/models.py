@@ -65,9 +65,7 @@ class Patient(RegistryRecord):
     country = CountryField(help_text="Country of residence.")
     ancestry = models.JSONField(default=list, blank=True, help_text="Ancestry codes; several may apply.")
     consanguinity = models.CharField(max_length=10, choices=YesNoUnknown.choices, default=YesNoUnknown.UNKNOWN)
-    affected_relatives = models.CharField(
-        max_length=10, choices=YesNoUnknown.choices, default=YesNoUnknown.UNKNOWN
-    )
+    affected_relatives = models.CharField(max_length=10, choices=YesNoUnknown.choices, default=YesNoUnknown.UNKNOWN)
     site = models.ForeignKey(Site, on_delete=models.PROTECT, null=True, blank=True, related_name="patients")
     status = models.CharField(
         max_length=20,
@@ -125,6 +123,9 @@ class EnrollmentEvent(models.Model):
 
     class Meta:
         ordering = ["patient_id", "effective_date", "id"]
+
+    def __str__(self):
+        return f"{self.status} from {self.effective_date}"
 
 
 class FirstSymptom(models.TextChoices):
@@ -291,6 +292,9 @@ class ConsentGrant(models.Model):
             models.UniqueConstraint(fields=["patient", "document", "purpose"], name="consent_grant_unique"),
         ]
         indexes = [models.Index(fields=["purpose", "withdrawn_on"])]
+
+    def __str__(self):
+        return f"{self.purpose} ({self.document}), {self.granted_on} to {self.withdrawn_on or 'now'}"
 
 
 class TreatmentKind(models.TextChoices):

@@ -24,7 +24,7 @@ from patients.models import (
 from patients.selectors import patient_date_limits
 from patients.variants import ParsedVariant, VariantError, parse_variant
 from registry.dates import PartialDate, age_in_years, today
-from registry.errors import StaleVersionError, ValidationError
+from registry.errors import ValidationError
 from registry.records import apply_changes, lock_for_update
 
 PATIENT_FIELDS = ("sex", "country", "ancestry", "consanguinity", "affected_relatives", "site")
@@ -134,8 +134,10 @@ def patient_change_status(
     last = patient.enrollment_events.order_by("-effective_date", "-id").first()
     if last and effective_date < last.effective_date:
         raise ValidationError(
-            {"effective_date": f"The previous status change ({last.status}) was on {last.effective_date}; "
-             "a new one cannot be dated earlier."}
+            {
+                "effective_date": f"The previous status change ({last.status}) was on {last.effective_date}; "
+                "a new one cannot be dated earlier."
+            }
         )
     if status in (EnrollmentStatus.WITHDRAWN, EnrollmentStatus.DECEASED):
         later = patient.assessments.filter(assessment_date__gt=effective_date).order_by("assessment_date").first()
@@ -186,9 +188,13 @@ def _diagnosis_check(patient: Patient, values: dict) -> list[dict]:
     first_assessment = limits.first_assessment
     if onset and first_assessment and onset.earliest > first_assessment:
         errors["onset_date"] = f"Onset is after the first assessment ({first_assessment})."
-    elif onset_age is not None and limits.birth and first_assessment:
-        if onset_age > age_in_years(limits.birth, first_assessment):
-            errors["onset_age"] = f"Age at onset is above the age at the first assessment ({first_assessment})."
+    elif (
+        onset_age is not None
+        and limits.birth
+        and first_assessment
+        and onset_age > age_in_years(limits.birth, first_assessment)
+    ):
+        errors["onset_age"] = f"Age at onset is above the age at the first assessment ({first_assessment})."
 
     if values.get("rimmed_vacuoles") == "yes" and values.get("biopsy_done") != "yes":
         errors["rimmed_vacuoles"] = "Rimmed vacuoles can only be recorded when a biopsy was done."
@@ -198,8 +204,11 @@ def _diagnosis_check(patient: Patient, values: dict) -> list[dict]:
     low, high = settings.REGISTRY_ONSET_REVIEW_MIN_AGE, settings.REGISTRY_ONSET_REVIEW_MAX_AGE
     if onset_age is not None and not low <= onset_age <= high:
         flags.append(
-            {"code": "onset_age_unusual", "field": "onset_age",
-             "message": f"Onset at age {onset_age} is outside the usual {low}-{high}; please confirm."}
+            {
+                "code": "onset_age_unusual",
+                "field": "onset_age",
+                "message": f"Onset at age {onset_age} is outside the usual {low}-{high}; please confirm.",
+            }
         )
     return flags
 
@@ -296,8 +305,10 @@ def _genotype_values(data: dict) -> tuple[dict, list[str]]:
         raise ValidationError({"second_allele_not_found": "A second variant was entered; it cannot also be not found."})
     if not allele2_text and not not_found:
         raise ValidationError(
-            {"allele2": "Enter the second GNE variant (the same one again if homozygous), "
-             "or mark the second allele as not found."}
+            {
+                "allele2": "Enter the second GNE variant (the same one again if homozygous), "
+                "or mark the second allele as not found."
+            }
         )
     first = _parse_allele("allele1", allele1_text, data.get("allele1_numbering") or "auto")
     second = _parse_allele("allele2", allele2_text, data.get("allele2_numbering") or "auto") if allele2_text else None
@@ -454,4 +465,3 @@ def consent_withdraw(*, patient: Patient, purpose: str, withdrawn_on: dt.date) -
         if withdrawn_on < grant.granted_on:
             raise ValidationError({"withdrawn_on": f"Consent was only granted on {grant.granted_on}."})
     return active.update(withdrawn_on=withdrawn_on)
-

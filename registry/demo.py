@@ -58,8 +58,16 @@ M743T, V603L, D207V = "c.2228T>C", "c.1807G>C", "c.620A>T"
 A662V, D409Y, A57F = "c.1985C>T", "c.1225G>T", "c.169_170delinsTT"
 V727M, I618T = "c.2179G>A", "c.1853T>C"
 # Invented missense changes for the "other" genotypes (synthetic; not claimed to be real variants).
-OTHER_VARIANTS = ["p.(Arg277Gln)", "p.(Gly299Arg)", "p.(Val367Ile)", "p.(Leu539Ser)", "p.(Arg420Trp)",
-                  "p.(Cys44Ser)", "p.(Gly576Glu)", "p.(Ala631Thr)"]
+OTHER_VARIANTS = [
+    "p.(Arg277Gln)",
+    "p.(Gly299Arg)",
+    "p.(Val367Ile)",
+    "p.(Leu539Ser)",
+    "p.(Arg420Trp)",
+    "p.(Cys44Ser)",
+    "p.(Gly576Glu)",
+    "p.(Ala631Thr)",
+]
 
 
 @dataclass(frozen=True)
@@ -78,9 +86,12 @@ POPULATIONS = [
     Population(["south_asian"], ["IN", "GB", "US"], 0.1, [(V727M, V727M, 0.8), (V727M, I618T, 0.2)]),
     Population(["mari"], ["RU"], 0.04, [(A57F, A57F, 1.0)]),
     Population(["korean"], ["KR"], 0.05, [(V603L, OTHER_VARIANTS[2], 1.0)]),
-    Population(["other_european"], ["DE", "IT", "FR", "BG", "ES"], 0.12,
-               [(A662V, OTHER_VARIANTS[3], 0.3), (OTHER_VARIANTS[4], OTHER_VARIANTS[5], 0.4),
-                (D409Y, OTHER_VARIANTS[6], 0.3)]),
+    Population(
+        ["other_european"],
+        ["DE", "IT", "FR", "BG", "ES"],
+        0.12,
+        [(A662V, OTHER_VARIANTS[3], 0.3), (OTHER_VARIANTS[4], OTHER_VARIANTS[5], 0.4), (D409Y, OTHER_VARIANTS[6], 0.3)],
+    ),
     Population(["hispanic_latino"], ["BR", "MX", "US"], 0.05, [(M743T, OTHER_VARIANTS[7], 1.0)]),
 ]
 
@@ -128,8 +139,14 @@ class CohortBuilder:
         rng = self.rng
         years = (day - onset).days / 365.25
         wheelchair = {4: WheelchairUse.PART_TIME, 5: WheelchairUse.FULL_TIME}.get(stage, WheelchairUse.NONE)
-        devices = {0: [], 1: [Device.AFO], 2: [Device.AFO, Device.CANE], 3: [Device.AFO, Device.WALKER],
-                   4: [Device.WALKER, Device.MANUAL_WHEELCHAIR], 5: [Device.POWER_WHEELCHAIR]}[stage]
+        devices = {
+            0: [],
+            1: [Device.AFO],
+            2: [Device.AFO, Device.CANE],
+            3: [Device.AFO, Device.WALKER],
+            4: [Device.WALKER, Device.MANUAL_WHEELCHAIR],
+            5: [Device.POWER_WHEELCHAIR],
+        }[stage]
         falls = 0 if stage == 5 else min(60, int(rng.expovariate(1 / (1 + 2 * min(stage, 3)))))
         injurious = sum(rng.random() < 0.2 for _ in range(falls))
         values = {
@@ -222,16 +239,27 @@ class CohortBuilder:
                 phone=self.faker.phone_number()[:40],
                 hospital_id=f"H{rng.randint(10**6, 10**7 - 1)}",
             ),
-            "events": [(EnrollmentStatus.CANDIDATE, enrolled - dt.timedelta(days=14)),
-                       (EnrollmentStatus.ENROLLED, enrolled)]
+            "events": [
+                (EnrollmentStatus.CANDIDATE, enrolled - dt.timedelta(days=14)),
+                (EnrollmentStatus.ENROLLED, enrolled),
+            ]
             + ([(status, status_date)] if status != EnrollmentStatus.ENROLLED else []),
             "diagnosis": Diagnosis(
                 genetically_confirmed=rng.random() < 0.95,
                 onset_date=onset,
                 onset_date_precision=rng.choice(["year", "year", "month"]),
                 onset_age=onset_age,
-                first_symptom=_pick(rng, [FirstSymptom.FOOT_DROP, FirstSymptom.GAIT_CHANGE, FirstSymptom.FALLS,
-                                          FirstSymptom.HAND_WEAKNESS, FirstSymptom.UNKNOWN], [70, 12, 8, 5, 5]),
+                first_symptom=_pick(
+                    rng,
+                    [
+                        FirstSymptom.FOOT_DROP,
+                        FirstSymptom.GAIT_CHANGE,
+                        FirstSymptom.FALLS,
+                        FirstSymptom.HAND_WEAKNESS,
+                        FirstSymptom.UNKNOWN,
+                    ],
+                    [70, 12, 8, 5, 5],
+                ),
                 genetic_diagnosis_date=genetic_dx,
                 genetic_diagnosis_date_precision="month",
                 prior_misdiagnoses=rng.choice([[], [], ["sporadic_ibm"], ["cmt"], ["polymyositis", "limb_girdle"]]),
@@ -249,35 +277,56 @@ class CohortBuilder:
         rng, chosen = self.rng, []
         if rng.random() < 0.2:
             start = min(self.today, _add_years(onset, rng.uniform(2, 10)))
-            chosen.append(Treatment(kind=TreatmentKind.SIALIC_ACID, start_date=start.replace(day=1),
-                                    start_date_precision="month"))
+            chosen.append(
+                Treatment(kind=TreatmentKind.SIALIC_ACID, start_date=start.replace(day=1), start_date_precision="month")
+            )
         if rng.random() < 0.05:
             start = min(self.today, max(onset, dt.date(2019, 1, 1)) + dt.timedelta(days=rng.randint(0, 800)))
-            chosen.append(Treatment(kind=TreatmentKind.MANNAC, in_clinical_trial=True, trial_registration="NCT04231266",
-                                    start_date=start, start_date_precision="day"))
+            chosen.append(
+                Treatment(
+                    kind=TreatmentKind.MANNAC,
+                    in_clinical_trial=True,
+                    trial_registration="NCT04231266",
+                    start_date=start,
+                    start_date_precision="day",
+                )
+            )
         return chosen
 
 
 def seed_demo_cohort(*, patients: int, seed: int = 2026, progress: Callable[[int, int], None] | None = None) -> int:
     """Create `patients` synthetic patients with everything attached; returns how many were made."""
     builder = CohortBuilder(seed=seed)
-    sites = {code: Site.objects.get_or_create(code=code, defaults={"name": name, "country": country})[0]
-             for code, name, country in [("tel-aviv", "Tel Aviv neuromuscular clinic", "IL"),
-                                         ("tokyo", "Tokyo neuromuscular centre", "JP"),
-                                         ("newcastle", "Newcastle muscle centre", "GB"),
-                                         ("foundation", "Foundation remote enrollment", "US")]}
+    sites = {
+        code: Site.objects.get_or_create(code=code, defaults={"name": name, "country": country})[0]
+        for code, name, country in [
+            ("tel-aviv", "Tel Aviv neuromuscular clinic", "IL"),
+            ("tokyo", "Tokyo neuromuscular centre", "JP"),
+            ("newcastle", "Newcastle muscle centre", "GB"),
+            ("foundation", "Foundation remote enrollment", "US"),
+        ]
+    }
     consent, _ = ConsentDocument.objects.get_or_create(
-        code="registry-consent", version="1.0",
-        defaults={"title": "GNE registry participation", "effective_from": dt.date(2010, 1, 1),
-                  "purposes": list(ConsentPurpose.values), "text": "Synthetic demo consent form."},
+        code="registry-consent",
+        version="1.0",
+        defaults={
+            "title": "GNE registry participation",
+            "effective_from": dt.date(2010, 1, 1),
+            "purposes": list(ConsentPurpose.values),
+            "text": "Synthetic demo consent form.",
+        },
     )
     weights = [population.weight for population in POPULATIONS]
     made, batch_size = 0, 250
     while made < patients:
         size = min(batch_size, patients - made)
         with transaction.atomic():
-            _insert_batch([builder.build_patient(_pick(builder.rng, POPULATIONS, weights)) for _ in range(size)],
-                          builder, sites, consent)
+            _insert_batch(
+                [builder.build_patient(_pick(builder.rng, POPULATIONS, weights)) for _ in range(size)],
+                builder,
+                sites,
+                consent,
+            )
         made += size
         if progress:
             progress(made, patients)
@@ -296,26 +345,43 @@ def _insert_batch(rows: list[dict], builder: CohortBuilder, sites: dict, consent
         patient = row["patient"]
         row["identity"].patient = patient
         identities.append(row["identity"])
-        events += [EnrollmentEvent(patient=patient, status=status, effective_date=day, reason="Demo cohort")
-                   for status, day in row["events"]]
+        events += [
+            EnrollmentEvent(patient=patient, status=status, effective_date=day, reason="Demo cohort")
+            for status, day in row["events"]
+        ]
         row["diagnosis"].patient = patient
         diagnoses.append(row["diagnosis"])
         allele1, allele2 = row["alleles"]
-        genotypes.append(Genotype(
-            patient=patient, allele1=builder.variant(allele1), allele1_entered_as=allele1,
-            allele2=builder.variant(allele2), allele2_entered_as=allele2, allele2_entered_numbering="current",
-            zygosity=Zygosity.HOMOZYGOUS if allele1 == allele2 else Zygosity.COMPOUND_HETEROZYGOUS,
-        ))
+        genotypes.append(
+            Genotype(
+                patient=patient,
+                allele1=builder.variant(allele1),
+                allele1_entered_as=allele1,
+                allele2=builder.variant(allele2),
+                allele2_entered_as=allele2,
+                allele2_entered_numbering="current",
+                zygosity=Zygosity.HOMOZYGOUS if allele1 == allele2 else Zygosity.COMPOUND_HETEROZYGOUS,
+            )
+        )
         for treatment in row["treatments"]:
             treatment.patient = patient
             treatments.append(treatment)
         enrolled_on = row["events"][1][1]
-        grants.append(ConsentGrant(patient=patient, document=consent, purpose=ConsentPurpose.RESEARCH,
-                                   granted_on=enrolled_on,
-                                   withdrawn_on=row["events"][-1][1] if patient.status == "withdrawn" else None))
+        grants.append(
+            ConsentGrant(
+                patient=patient,
+                document=consent,
+                purpose=ConsentPurpose.RESEARCH,
+                granted_on=enrolled_on,
+                withdrawn_on=row["events"][-1][1] if patient.status == "withdrawn" else None,
+            )
+        )
         if rng.random() < 0.7:
-            grants.append(ConsentGrant(patient=patient, document=consent, purpose=ConsentPurpose.RECONTACT,
-                                       granted_on=enrolled_on))
+            grants.append(
+                ConsentGrant(
+                    patient=patient, document=consent, purpose=ConsentPurpose.RECONTACT, granted_on=enrolled_on
+                )
+            )
         for values, dynamometry in row["visits"]:
             values |= assessment_computed_fields(values, dynamometry)
             values["review_flags"] = assessment_review_flags(values)
@@ -323,9 +389,15 @@ def _insert_batch(rows: list[dict], builder: CohortBuilder, sites: dict, consent
         # Stages reached before enrollment are known only from the patient's recollection.
         for kind_index, reached in row["pre_enrollment_stages"]:
             if rng.random() < 0.6:
-                milestones.append(Milestone(patient=patient, kind=MILESTONE_ORDER[kind_index],
-                                            source=MilestoneSource.REPORTED, date=reached.replace(month=1, day=1),
-                                            date_precision="year"))
+                milestones.append(
+                    Milestone(
+                        patient=patient,
+                        kind=MILESTONE_ORDER[kind_index],
+                        source=MilestoneSource.REPORTED,
+                        date=reached.replace(month=1, day=1),
+                        date_precision="year",
+                    )
+                )
     PatientIdentity.objects.bulk_create(identities)
     EnrollmentEvent.objects.bulk_create(events)
     Diagnosis.objects.bulk_create(diagnoses)
@@ -340,7 +412,14 @@ def _insert_batch(rows: list[dict], builder: CohortBuilder, sites: dict, consent
         )
     for patient_id, rows_for_patient in by_patient.items():
         for kind, (day, assessment_id) in derived_milestone_dates(rows_for_patient).items():
-            milestones.append(Milestone(patient_id=patient_id, kind=kind, source=MilestoneSource.DERIVED, date=day,
-                                        date_precision="day", derived_from_id=assessment_id))
+            milestones.append(
+                Milestone(
+                    patient_id=patient_id,
+                    kind=kind,
+                    source=MilestoneSource.DERIVED,
+                    date=day,
+                    date_precision="day",
+                    derived_from_id=assessment_id,
+                )
+            )
     Milestone.objects.bulk_create(milestones, batch_size=1000)
-

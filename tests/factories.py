@@ -32,6 +32,7 @@ class SiteFactory(factory.django.DjangoModelFactory):
 class PatientFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Patient
+        skip_postgeneration_save = True
 
     sex = Sex.FEMALE
     country = "IL"

@@ -121,7 +121,16 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "YesNoUnknownEnum": "registry.models.YesNoUnknown.choices",
+        "AbilityEnum": "assessments.models.Ability.choices",
+        "AssessmentSourceEnum": "assessments.models.Source.choices",
+        "MilestoneSourceEnum": "assessments.models.MilestoneSource.choices",
+        "MilestoneKindEnum": "assessments.models.MilestoneKind.choices",
+        "TreatmentKindEnum": "patients.models.TreatmentKind.choices",
+        "AcmgClassEnum": "patients.models.AcmgClass.choices",
+        "VariantNumberingEnum": "patients.api.serializers.NUMBERING_CHOICES",
+    },
 }
 
 # --- Celery -----------------------------------------------------------------------------------

@@ -1,6 +1,4 @@
 from django_countries.serializer_fields import CountryField
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from patients.models import (
@@ -10,7 +8,6 @@ from patients.models import (
     Diagnosis,
     EnrollmentEvent,
     EnrollmentStatus,
-
     Genotype,
     Misdiagnosis,
     Patient,
@@ -70,7 +67,7 @@ class EnrollmentEventSerializer(serializers.ModelSerializer):
 
 class PatientOutputSerializer(RecordSerializer):
     country = CountryField()
-    site = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    site = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     identity = IdentitySerializer(read_only=True)
     enrollment_events = EnrollmentEventSerializer(many=True, read_only=True)
 
@@ -98,9 +95,7 @@ class PatientInputSerializer(serializers.Serializer):
     )
     consanguinity = serializers.ChoiceField(choices=YesNoUnknown.choices, required=False)
     affected_relatives = serializers.ChoiceField(choices=YesNoUnknown.choices, required=False)
-    site = serializers.SlugRelatedField(
-        slug_field="code", queryset=Site.objects.all(), required=False, allow_null=True
-    )
+    site = serializers.SlugRelatedField(slug_field="code", queryset=Site.objects.all(), required=False, allow_null=True)
     identity = IdentitySerializer(required=False)
 
     def validate_ancestry(self, value):
@@ -153,7 +148,6 @@ class DiagnosisOutputSerializer(PatientRefMixin, DiagnosisFieldsMixin, RecordSer
             "review_flags",
         ]
 
-    @extend_schema_field(OpenApiTypes.STR)
     def get_first_symptom_hpo(self, diagnosis) -> str | None:
         return FIRST_SYMPTOM_HPO.get(diagnosis.first_symptom)
 
@@ -291,5 +285,3 @@ class TreatmentInputSerializer(TreatmentFieldsMixin, serializers.ModelSerializer
 class TreatmentUpdateSerializer(TreatmentInputSerializer):
     class Meta(TreatmentInputSerializer.Meta):
         fields = TREATMENT_API_FIELDS
-
-

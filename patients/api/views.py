@@ -37,9 +37,7 @@ class PatientViewSet(PatientScopedViewSet):
         patient = self.get_object()
         data = self.input(s.PatientInputSerializer, partial=partial)
         identity = data.pop("identity", None)
-        services.patient_update(
-            patient=patient, expected_version=self.expected_version(), data=data, identity=identity
-        )
+        services.patient_update(patient=patient, expected_version=self.expected_version(), data=data, identity=identity)
         return self.respond(self.get_queryset().get(pk=patient.pk))
 
     @write_schema(s.PatientInputSerializer, s.PatientOutputSerializer, concurrency=True)

@@ -32,7 +32,10 @@ IF_MATCH_PARAMETER = OpenApiParameter(
     required=True,
     description='The ETag of the version being changed, as returned by GET (for example "3").',
 )
-CONCURRENCY_RESPONSES = {
-    412: OpenApiResponse(description="The record changed since it was read."),
-    428: OpenApiResponse(description="If-Match header missing."),
-}
+
+
+def concurrency_responses(error_serializer) -> dict:
+    return {
+        412: OpenApiResponse(response=error_serializer, description="The record changed since it was read."),
+        428: OpenApiResponse(response=error_serializer, description="If-Match header missing."),
+    }

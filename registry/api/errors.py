@@ -57,8 +57,7 @@ def flatten_errors(detail, prefix: str = "") -> dict[str, list[str]]:
 def django_validation_detail(error: DjangoValidationError) -> dict:
     if hasattr(error, "error_dict"):
         return {
-            (NON_FIELD if field == "__all__" else field): messages
-            for field, messages in error.message_dict.items()
+            (NON_FIELD if field == "__all__" else field): messages for field, messages in error.message_dict.items()
         }
     return {NON_FIELD: error.messages}
 

@@ -1,20 +1,37 @@
 """The shared shape of the registry's resource endpoints."""
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status, viewsets
+from rest_framework import serializers, status, viewsets
 from rest_framework.response import Response
 
-from registry.api.concurrency import CONCURRENCY_RESPONSES, IF_MATCH_PARAMETER, etag_for, expected_version
+from registry.api.concurrency import IF_MATCH_PARAMETER, concurrency_responses, etag_for, expected_version
 from registry.api.permissions import StaffOrOwnPatientReadOnly
 from registry.roles import is_staff_member
 
 UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 
+
+class ErrorDetailSerializer(serializers.Serializer):
+    status = serializers.IntegerField()
+    code = serializers.CharField()
+    message = serializers.CharField()
+    # The serializer metaclass takes declared fields out of the class body, so this name is safe.
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()
+
+
+def error_response(description: str) -> OpenApiResponse:
+    return OpenApiResponse(response=ErrorSerializer, description=description)
+
+
 ERROR_RESPONSES = {
-    400: OpenApiResponse(description="Invalid input; `error.fields` names each field and what is wrong."),
-    401: OpenApiResponse(description="Not authenticated."),
-    403: OpenApiResponse(description="The role does not allow this."),
-    404: OpenApiResponse(description="Not found (or not visible to this user)."),
+    400: error_response("Invalid input; `error.fields` names each field and what is wrong."),
+    401: error_response("Not authenticated."),
+    403: error_response("The role does not allow this."),
+    404: error_response("Not found (or not visible to this user)."),
 }
 
 
@@ -22,7 +39,7 @@ def write_schema(request, response, *, status_code=200, concurrency=False):
     """OpenAPI description for a write endpoint: input, output, errors, and If-Match when updating."""
     responses = {status_code: response, **ERROR_RESPONSES}
     if concurrency:
-        responses |= CONCURRENCY_RESPONSES
+        responses |= concurrency_responses(ErrorSerializer)
     return extend_schema(
         request=request,
         responses=responses,

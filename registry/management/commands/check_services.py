@@ -22,8 +22,12 @@ class Command(BaseCommand):
         else:
             try:
                 psycopg2.connect(
-                    host=db["HOST"] or None, port=db["PORT"] or None, user=db["USER"],
-                    password=db["PASSWORD"] or None, dbname="postgres", connect_timeout=3,
+                    host=db["HOST"] or None,
+                    port=db["PORT"] or None,
+                    user=db["USER"],
+                    password=db["PASSWORD"] or None,
+                    dbname="postgres",
+                    connect_timeout=3,
                 ).close()
             except psycopg2.OperationalError as error:
                 problems.append(("PostgreSQL", f"{db['HOST']}:{db['PORT']} did not answer: {error}".strip()))

@@ -37,8 +37,11 @@ class Command(BaseCommand):
 
     def _demo_users(self):
         user_model = get_user_model()
-        for username, role in (("demo.staff", roles.STAFF), ("demo.patient", roles.PATIENT),
-                               ("demo.researcher", roles.RESEARCHER)):
+        for username, role in (
+            ("demo.staff", roles.STAFF),
+            ("demo.patient", roles.PATIENT),
+            ("demo.researcher", roles.RESEARCHER),
+        ):
             user, created = user_model.objects.get_or_create(username=username)
             if created:
                 user.set_password(DEMO_PASSWORD)

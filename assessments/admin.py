@@ -1,0 +1,31 @@
+from django.contrib import admin
+
+from assessments.models import Assessment, DynamometryMeasurement, Milestone
+from registry.admin import StaffReadOnlyAdmin
+
+
+class DynamometryInline(admin.TabularInline):
+    model = DynamometryMeasurement
+    extra = 0
+
+    def has_view_permission(self, request, obj=None):
+        return True
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Assessment)
+class AssessmentAdmin(StaffReadOnlyAdmin):
+    list_display = ["patient", "assessment_date", "source", "ambulation_class", "wheelchair_use", "ibmfrs_total"]
+    list_filter = ["source", "ambulation_class", "wheelchair_use"]
+    list_select_related = ["patient"]
+    date_hierarchy = "assessment_date"
+    inlines = [DynamometryInline]
+
+
+@admin.register(Milestone)
+class MilestoneAdmin(StaffReadOnlyAdmin):
+    list_display = ["patient", "kind", "source", "date", "age_years", "skipped"]
+    list_filter = ["kind", "source"]
+    list_select_related = ["patient"]

@@ -1,0 +1,36 @@
+"""Admin access follows the registry roles, not Django's per-model permissions.
+
+Clinical records are read-only here: their rules live in services, and the staff workspace (a
+later issue) will write through them. Until then staff correct data through the API.
+"""
+
+from django.contrib import admin
+
+from registry.roles import is_staff_member
+
+
+class StaffReadOnlyAdmin(admin.ModelAdmin):
+    def has_module_permission(self, request):
+        return is_staff_member(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return is_staff_member(request.user)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class StaffEditableAdmin(StaffReadOnlyAdmin):
+    """For reference data without cross-record rules (sites, consent document versions)."""
+
+    def has_add_permission(self, request):
+        return is_staff_member(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return is_staff_member(request.user)

@@ -1,0 +1,132 @@
+"""Every patient-data endpoint against every persona (STYLE.md 7).
+
+Expected now: staff everything; a patient reads only their own record (another's answers 404, as if
+it did not exist) and writes nothing; a researcher has no access to identifiable records; anonymous
+is asked to authenticate. Assessments and milestones have the same matrix in tests/assessments/.
+"""
+
+import pytest
+
+from patients.models import Diagnosis, Genotype, Treatment, Variant
+from tests.factories import DiagnosisFactory, PatientFactory
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ["staff", "patient", "researcher", "anonymous"]
+
+
+def _genotype(patient):
+    variant = Variant.objects.get_or_create(
+        name="c.2228T>C", defaults={"variant_class": "missense", "protein_domain": "kinase"}
+    )[0]
+    return Genotype.objects.create(
+        patient=patient,
+        allele1=variant,
+        allele1_entered_as="M712T",
+        allele2=variant,
+        allele2_entered_as="M712T",
+        zygosity="homozygous",
+    )
+
+
+def _treatment(patient):
+    return Treatment.objects.create(
+        patient=patient, kind="sialic_acid", start_date="2020-01-01", start_date_precision="year"
+    )
+
+
+RECORDS = {
+    "patients": lambda patient: patient,
+    "diagnoses": lambda patient: DiagnosisFactory(patient=patient),
+    "genotypes": _genotype,
+    "treatments": _treatment,
+}
+
+
+def _uuids_of(resource, patient) -> set[str]:
+    if resource == "patients":
+        return {str(patient.uuid)}
+    model = {"diagnoses": Diagnosis, "genotypes": Genotype, "treatments": Treatment}[resource]
+    return {str(uuid) for uuid in model.objects.filter(patient=patient).values_list("uuid", flat=True)}
+
+
+def _expected_read(role, owner):
+    if role == "staff":
+        return 200
+    if role == "patient":
+        return 200 if owner == "own" else 404
+    return 403 if role == "researcher" else 401
+
+
+@pytest.mark.parametrize("resource", RECORDS)
+@pytest.mark.parametrize("owner", ["own", "other"])
+@pytest.mark.parametrize("role", ROLES)
+def test_detail(persona_clients, own_patient, resource, owner, role):
+    patient = own_patient if owner == "own" else PatientFactory()
+    record = RECORDS[resource](patient)
+
+    response = persona_clients[role].get(f"/api/v1/{resource}/{record.uuid}/")
+
+    assert response.status_code == _expected_read(role, owner)
+    if response.status_code == 200 and resource == "patients":
+        assert response.json()["identity"]["family_name"] == patient.identity.family_name
+
+
+@pytest.mark.parametrize("resource", RECORDS)
+@pytest.mark.parametrize("role", ROLES)
+def test_list_shows_only_what_the_role_may_see(persona_clients, own_patient, other_patient, resource, role):
+    for patient in (own_patient, other_patient):
+        RECORDS[resource](patient)
+
+    response = persona_clients[role].get(f"/api/v1/{resource}/")
+
+    expected = {"staff": 200, "patient": 200, "researcher": 403, "anonymous": 401}[role]
+    assert response.status_code == expected
+    if expected == 200:
+        ids = {row["id"] for row in response.json()["results"]}
+        own = _uuids_of(resource, own_patient)
+        if role == "patient":
+            assert ids == own
+        else:
+            assert own < ids
+    else:
+        assert "results" not in response.json()
+        assert response.json()["error"]["status"] == expected
+
+
+@pytest.mark.parametrize("resource", RECORDS)
+@pytest.mark.parametrize("role", ROLES)
+def test_writes(persona_clients, own_patient, resource, role):
+    record = RECORDS[resource](own_patient)
+    url = f"/api/v1/{resource}/{record.uuid}/"
+
+    patched = persona_clients[role].patch(url, {}, format="json", HTTP_IF_MATCH=f'"{record.version}"')
+    created = persona_clients[role].post(f"/api/v1/{resource}/", {}, format="json")
+
+    expected = {"staff": (200, 400), "patient": (403, 403), "researcher": (403, 403), "anonymous": (401, 401)}[role]
+    assert (patched.status_code, created.status_code) == expected
+    record.refresh_from_db()
+    assert record.version == (2 if role == "staff" else 1)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_variant_catalogue_and_checker_need_only_a_login(persona_clients, role):
+    catalogue = persona_clients[role].get("/api/v1/variants/")
+    parsed = persona_clients[role].post("/api/v1/variants/parse/", {"text": "M712T"}, format="json")
+
+    expected = 401 if role == "anonymous" else 200
+    assert (catalogue.status_code, parsed.status_code) == (expected, expected)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_admin_is_for_staff_only(persona_clients, staff_user, patient_user, researcher_user, client, role):
+    users = {"staff": staff_user, "patient": patient_user, "researcher": researcher_user, "anonymous": None}
+    if role == "staff":
+        staff_user.is_staff = True
+        staff_user.save()
+    if users[role]:
+        client.force_login(users[role])
+
+    response = client.get("/admin/patients/patientidentity/")
+
+    assert response.status_code == (200 if role == "staff" else 302)
