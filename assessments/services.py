@@ -241,7 +241,7 @@ def assessment_computed_fields(values: dict, dynamometry: list[dict]) -> dict:
     }
 
 
-def _validated(patient: Patient, values: dict, dynamometry: list[dict], exclude_id: int | None = None) -> dict:
+def assessment_validate(patient: Patient, values: dict, dynamometry: list[dict], exclude_id: int | None = None) -> dict:
     """Check one assessment's values; return the computed fields and review flags to store."""
     if values.get("six_minute_walk_m") is not None and not values.get("six_minute_walk_status"):
         values["six_minute_walk_status"] = SixMinuteWalk.DONE
@@ -272,7 +272,7 @@ def assessment_create(*, patient: Patient, data: dict, dynamometry: list[dict] =
     patient = Patient.objects.select_for_update().select_related("identity").get(pk=patient.pk)
     values = {name: data[name] for name in ASSESSMENT_FIELDS if name in data}
     dynamometry = list(dynamometry)
-    values |= _validated(patient, values, dynamometry)
+    values |= assessment_validate(patient, values, dynamometry)
     assessment = Assessment.objects.create(patient=patient, entered_by=entered_by, **values)
     if dynamometry:
         _replace_dynamometry(assessment, dynamometry)
@@ -294,7 +294,7 @@ def assessment_update(
     else:
         dynamometry = list(dynamometry)
         _replace_dynamometry(assessment, dynamometry)
-    values |= _validated(patient, values, dynamometry, exclude_id=assessment.pk)
+    values |= assessment_validate(patient, values, dynamometry, exclude_id=assessment.pk)
     apply_changes(assessment, values)
     assessment.version += 1
     assessment.save()

@@ -283,6 +283,18 @@ def _parse_allele(field: str, text: str, numbering: str) -> ParsedVariant:
         raise ValidationError({field: str(error)}) from None
 
 
+def same_variant(first: ParsedVariant, second: ParsedVariant) -> bool:
+    """Whether two alleles name one variant (DOMAIN.md rule 4: homozygous means allele 2 = allele 1).
+
+    A report that gives only the protein change (often a legacy name such as M712T) matches a full
+    c. name with the same protein change: the DNA change is unstated there, not different.
+    """
+    if first.name == second.name:
+        return True
+    one_lacks_cdna = not (first.cdna and second.cdna)
+    return one_lacks_cdna and bool(first.protein) and first.protein == second.protein
+
+
 GENOTYPE_INPUT_FIELDS = (
     "allele1",
     "allele1_numbering",
@@ -315,7 +327,7 @@ def _genotype_values(data: dict) -> tuple[dict, list[str]]:
 
     if second is None:
         zygosity = Zygosity.SINGLE_VARIANT
-    elif second.name == first.name:
+    elif same_variant(first, second):
         zygosity = Zygosity.HOMOZYGOUS
     else:
         zygosity = Zygosity.COMPOUND_HETEROZYGOUS

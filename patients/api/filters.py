@@ -1,6 +1,9 @@
 import django_filters
+from django.db.models import Q
+from rest_framework.exceptions import ValidationError
 
 from patients.models import Diagnosis, Genotype, Patient, Treatment
+from patients.variants import VariantError, parse_variant
 
 
 class PatientFilter(django_filters.FilterSet):
@@ -24,18 +27,23 @@ class DiagnosisFilter(PatientRecordFilter):
 
 
 class GenotypeFilter(PatientRecordFilter):
-    variant = django_filters.CharFilter(method="filter_variant", help_text="Current c. or p. name of either allele.")
+    variant = django_filters.CharFilter(
+        method="filter_variant", help_text="A variant of either allele, in either numbering (e.g. M712T or c.2228T>C)."
+    )
 
     class Meta:
         model = Genotype
         fields = ["patient", "zygosity"]
 
     def filter_variant(self, queryset, name, value):
-        from django.db.models import Q
-
-        return queryset.filter(
-            Q(allele1__name=value) | Q(allele2__name=value) | Q(allele1__protein=value) | Q(allele2__protein=value)
-        )
+        """Match either allele, in either numbering; by protein change when one is known."""
+        try:
+            parsed = parse_variant(value)
+        except VariantError as error:
+            raise ValidationError({"variant": str(error)}) from None
+        if parsed.protein:
+            return queryset.filter(Q(allele1__protein=parsed.protein) | Q(allele2__protein=parsed.protein))
+        return queryset.filter(Q(allele1__name=parsed.name) | Q(allele2__name=parsed.name))
 
 
 class TreatmentFilter(PatientRecordFilter):

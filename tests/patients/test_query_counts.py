@@ -1,0 +1,64 @@
+"""Queries per request stay constant in page size (no N+1)."""
+
+import pytest
+
+from patients.models import Genotype, Treatment
+from patients.services import variant_for
+from patients.variants import parse_variant
+from tests.factories import DiagnosisFactory, PatientFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _cohort(size):
+    founder = variant_for(parse_variant("c.2228T>C"))
+    for _ in range(size):
+        patient = PatientFactory()
+        DiagnosisFactory(patient=patient)
+        Genotype.objects.create(
+            patient=patient,
+            allele1=founder,
+            allele1_entered_as="c.2228T>C",
+            allele2=founder,
+            allele2_entered_as="c.2228T>C",
+            zygosity="homozygous",
+        )
+        Treatment.objects.create(
+            patient=patient, kind="sialic_acid", start_date="2019-01-01", start_date_precision="year"
+        )
+
+
+# token lookup + the user's groups (role) + count + rows (+ prefetches named per endpoint)
+BASE = 4
+LIST_QUERIES = {
+    "patients": BASE + 1,  # + enrollment events prefetch (identity and site are joined)
+    "diagnoses": BASE,  # patient joined
+    "genotypes": BASE,  # patient and both variants joined
+    "treatments": BASE,
+}
+
+
+@pytest.mark.parametrize("resource", LIST_QUERIES)
+@pytest.mark.parametrize("page_size", [3, 30])
+def test_list_queries_do_not_grow_with_page_size(staff_client, django_assert_num_queries, resource, page_size):
+    _cohort(30)
+    with django_assert_num_queries(LIST_QUERIES[resource]):
+        response = staff_client.get(f"/api/v1/{resource}/?page_size={page_size}")
+    assert len(response.json()["results"]) == page_size
+
+
+@pytest.mark.parametrize(
+    ("resource", "queries"),
+    [
+        ("patients", 4),  # token, groups, the patient with identity and site, enrollment events
+        ("diagnoses", 3),  # token, groups, the diagnosis with its patient
+        ("genotypes", 3),  # token, groups, the genotype with patient and variants
+        ("treatments", 3),
+    ],
+)
+def test_detail_queries(staff_client, django_assert_num_queries, resource, queries):
+    _cohort(1)
+    record_id = staff_client.get(f"/api/v1/{resource}/").json()["results"][0]["id"]
+    with django_assert_num_queries(queries):
+        response = staff_client.get(f"/api/v1/{resource}/{record_id}/")
+    assert response.json()["id"] == record_id
