@@ -1,5 +1,6 @@
 """The synthetic cohort: realistic against DOMAIN.md figures, and valid under the services' rules."""
 
+import io
 import statistics
 
 import pytest
@@ -14,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def cohort():
-    call_command("seed_demo", patients=300, seed=7, stdout=open("/dev/null", "w"))
+    call_command("seed_demo", patients=300, seed=7, stdout=io.StringIO())
     return Patient.objects.all()
 
 
@@ -43,12 +44,12 @@ def test_every_seeded_assessment_passes_the_service_rules(cohort):
 
 
 def test_same_seed_same_cohort():
-    call_command("seed_demo", patients=20, seed=3, stdout=open("/dev/null", "w"))
+    call_command("seed_demo", patients=20, seed=3, stdout=io.StringIO())
     first = list(
         Assessment.objects.order_by("patient_id", "assessment_date").values_list("assessment_date", "ambulation_class")
     )
     Patient.objects.all().delete()
-    call_command("seed_demo", patients=20, seed=3, stdout=open("/dev/null", "w"))
+    call_command("seed_demo", patients=20, seed=3, stdout=io.StringIO())
     second = list(
         Assessment.objects.order_by("patient_id", "assessment_date").values_list("assessment_date", "ambulation_class")
     )
