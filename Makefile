@@ -1,5 +1,7 @@
 # Two commands set up a fresh machine: `make run` and `make test` (see README.md).
-PYTHON ?= $(shell command -v python3.12 || command -v python3.11 || command -v python3)
+# The first interpreter that really runs and is >= 3.11 (version managers leave shims that fail).
+PYTHON ?= $(shell for c in python3.13 python3.12 python3.11 python3; do \
+	$$c -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { command -v $$c; break; }; done)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_PATIENTS ?= 200
@@ -10,8 +12,7 @@ TEST_ENV := DJANGO_SETTINGS_MODULE=config.settings.test
 .PHONY: run test install migrate demo serve check-services lint format schemathesis bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
-		{ echo "Python 3.11 or newer is needed (found $$($(PYTHON) --version))."; exit 1; }
+	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed; none was found on PATH."; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
