@@ -170,6 +170,9 @@ class CohortBuilder:
                 values[name] = max(0, min(4, round(base)))
             values["ibmfrs_walking"] = walking
             values["ibmfrs_swallowing"] = max(values["ibmfrs_swallowing"], 3)
+        if source == Source.PATIENT and stage == 5 and "ibmfrs_walking" in values and rng.random() < 0.25:
+            # Self-reports are not always consistent; these show up as review flags for staff.
+            values["ibmfrs_walking"] = 1
         if rng.random() < 0.7:
             values["raise_arms_above_head"] = "able" if years < 12 else rng.choice(["with_difficulty", "unable"])
             values["rise_from_chair"] = "able" if stage <= 1 else ("with_difficulty" if stage <= 3 else "unable")
