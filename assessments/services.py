@@ -32,6 +32,7 @@ from assessments.models import (
 )
 from patients.models import Diagnosis, Patient
 from patients.selectors import DateLimits, patient_date_limits
+from patients.services import patient_lock
 from registry.dates import PartialDate, age_in_years, today
 from registry.errors import ValidationError
 from registry.records import apply_changes, lock_for_update
@@ -205,13 +206,28 @@ def assessment_review_flags(values: dict) -> list[dict]:
 
 
 def _check_regain(patient: Patient, values: dict, exclude_id: int | None) -> tuple[dict, list[dict]]:
-    """DOMAIN.md rule 2: walking again after full-time wheelchair needs a clinician's confirmation."""
+    """DOMAIN.md rule 2: walking again after full-time wheelchair needs a clinician's confirmation.
+
+    Checked both ways, since records arrive out of date order: a walking assessment after a
+    full-time one, and a full-time assessment entered before walking ones already stored.
+    """
+    others = Assessment.objects.filter(patient=patient).exclude(pk=exclude_id)
+    when = values["assessment_date"]
+    if _is_full_time_wheelchair(values):
+        walking = Q(ambulation_class__lte=AmbulationClass.WALKER) | Q(
+            six_minute_walk_status=SixMinuteWalk.DONE, six_minute_walk_m__gt=0
+        )
+        later = others.filter(walking, assessment_date__gt=when, ambulation_regain_confirmed=False)
+        first_later = later.order_by("assessment_date").values_list("assessment_date", flat=True).first()
+        if first_later is None:
+            return {}, []
+        message = f"A later assessment ({first_later}) records walking again without clinician confirmation."
+        return {}, [{"code": "later_walking_unconfirmed", "field": "ambulation_class", "message": message}]
+
     if not _walks(values) or values.get("ambulation_regain_confirmed"):
         return {}, []
     full_time = Q(ambulation_class=AmbulationClass.WHEELCHAIR_FULL_TIME) | Q(wheelchair_use=WheelchairUse.FULL_TIME)
-    earlier = Assessment.objects.filter(full_time, patient=patient, assessment_date__lt=values["assessment_date"])
-    if exclude_id:
-        earlier = earlier.exclude(pk=exclude_id)
+    earlier = others.filter(full_time, assessment_date__lt=when)
     last_full_time = earlier.order_by("-assessment_date").values_list("assessment_date", flat=True).first()
     if last_full_time is None:
         return {}, []
@@ -221,6 +237,31 @@ def _check_regain(patient: Patient, values: dict, exclude_id: int | None) -> tup
     if values.get("source") == Source.PATIENT:
         return {}, [{"code": "ambulation_regained_unconfirmed", "field": "ambulation_class", "message": message}]
     return {"ambulation_regain_confirmed": message + " Set ambulation_regain_confirmed if it is right."}, []
+
+
+def _reported_milestone_flags(patient: Patient, values: dict, birth: dt.date | None) -> list[dict]:
+    """An assessment showing a stage before the reported date of reaching it contradicts the report."""
+    stage = mobility_stage(values.get("ambulation_class"), values.get("wheelchair_use") or "")
+    if stage is None:
+        return []
+    flags = []
+    reported = Milestone.objects.filter(patient=patient, source=MilestoneSource.REPORTED, skipped=False)
+    for milestone in reported:
+        window = _milestone_window(
+            {"date": milestone.date, "date_precision": milestone.date_precision, "age_years": milestone.age_years},
+            birth,
+        )
+        if window and MILESTONE_STAGE[milestone.kind] <= stage and values["assessment_date"] < window[0]:
+            flags.append(
+                {
+                    "code": "before_reported_milestone",
+                    "field": "ambulation_class",
+                    "message": f"This assessment already shows {AmbulationClass(stage).label.lower()}, "
+                    f"but the reported {milestone.get_kind_display().lower()} is later "
+                    f"({milestone.date or milestone.age_years}).",
+                }
+            )
+    return flags
 
 
 def assessment_computed_fields(values: dict, dynamometry: list[dict]) -> dict:
@@ -253,9 +294,8 @@ def assessment_validate(patient: Patient, values: dict, dynamometry: list[dict],
     errors |= regain_errors
     if errors:
         raise ValidationError(errors)
-    return assessment_computed_fields(values, dynamometry) | {
-        "review_flags": assessment_review_flags(values) + regain_flags
-    }
+    flags = assessment_review_flags(values) + regain_flags + _reported_milestone_flags(patient, values, limits.birth)
+    return assessment_computed_fields(values, dynamometry) | {"review_flags": flags}
 
 
 def _replace_dynamometry(assessment: Assessment, dynamometry: list[dict]) -> None:
@@ -269,7 +309,7 @@ def _replace_dynamometry(assessment: Assessment, dynamometry: list[dict]) -> Non
 def assessment_create(*, patient: Patient, data: dict, dynamometry: list[dict] = (), entered_by=None) -> Assessment:
     """Record one assessment and update the milestones derived from it."""
     # One writer per patient at a time: derived milestones depend on all of their assessments.
-    patient = Patient.objects.select_for_update().select_related("identity").get(pk=patient.pk)
+    patient = patient_lock(patient_id=patient.pk)
     values = {name: data[name] for name in ASSESSMENT_FIELDS if name in data}
     dynamometry = list(dynamometry)
     values |= assessment_validate(patient, values, dynamometry)
@@ -285,16 +325,15 @@ def assessment_update(
     *, assessment: Assessment, expected_version: int, data: dict, dynamometry: list[dict] | None = None
 ) -> Assessment:
     """Change an assessment; `dynamometry`, when given, replaces all of its measurements."""
-    patient = Patient.objects.select_for_update().select_related("identity").get(pk=assessment.patient_id)
+    patient = patient_lock(patient_id=assessment.patient_id)
     assessment = lock_for_update(assessment, expected_version)
     values = {name: getattr(assessment, name) for name in ASSESSMENT_FIELDS}
     values |= {name: data[name] for name in ASSESSMENT_FIELDS if name in data}
-    if dynamometry is None:
-        dynamometry = list(assessment.dynamometry.values("muscle_group", "side", "kg"))
-    else:
-        dynamometry = list(dynamometry)
-        _replace_dynamometry(assessment, dynamometry)
+    replacing = dynamometry is not None
+    dynamometry = list(dynamometry) if replacing else list(assessment.dynamometry.values("muscle_group", "side", "kg"))
     values |= assessment_validate(patient, values, dynamometry, exclude_id=assessment.pk)
+    if replacing:
+        _replace_dynamometry(assessment, dynamometry)
     apply_changes(assessment, values)
     assessment.version += 1
     assessment.save()
@@ -304,7 +343,7 @@ def assessment_update(
 
 @transaction.atomic
 def assessment_delete(*, assessment: Assessment, expected_version: int) -> None:
-    patient = Patient.objects.select_for_update().get(pk=assessment.patient_id)
+    patient = patient_lock(patient_id=assessment.patient_id)
     lock_for_update(assessment, expected_version).delete()
     milestones_derive(patient=patient)
 
@@ -433,7 +472,7 @@ MILESTONE_FIELDS = ("kind", "date", "date_precision", "age_years", "skipped")
 @transaction.atomic
 def milestone_report(*, patient: Patient, data: dict) -> Milestone:
     """Record a milestone reported retrospectively (by the patient or from their records)."""
-    patient = Patient.objects.select_for_update().select_related("identity").get(pk=patient.pk)
+    patient = patient_lock(patient_id=patient.pk)
     values = {name: data.get(name) for name in MILESTONE_FIELDS}
     values["skipped"] = bool(values["skipped"])
     values["date_precision"] = values["date_precision"] or ""
@@ -451,7 +490,7 @@ def _refuse_derived(milestone: Milestone) -> None:
 @transaction.atomic
 def milestone_update(*, milestone: Milestone, expected_version: int, data: dict) -> Milestone:
     _refuse_derived(milestone)
-    patient = Patient.objects.select_for_update().select_related("identity").get(pk=milestone.patient_id)
+    patient = patient_lock(patient_id=milestone.patient_id)
     milestone = lock_for_update(milestone, expected_version)
     values = {name: getattr(milestone, name) for name in MILESTONE_FIELDS}
     values |= {name: data[name] for name in MILESTONE_FIELDS if name in data}

@@ -61,6 +61,16 @@ STATUS_TRANSITIONS = {
 # --- Patients ---------------------------------------------------------------------------------
 
 
+def patient_lock(*, patient_id: int) -> Patient:
+    """Lock one patient's row (with identity read alongside) for a write to their clinical record.
+
+    Writes to one patient's assessments and milestones are serialised by this lock, because derived
+    milestones and the ordering rules depend on all of that patient's records. Only the patient
+    row is locked (`of=("self",)`): PostgreSQL cannot lock the optional side of the identity join.
+    """
+    return Patient.objects.select_for_update(of=("self",)).select_related("identity").get(pk=patient_id)
+
+
 def _check_identity_dates(identity: dict) -> None:
     errors = {}
     birth, death = identity.get("date_of_birth"), identity.get("date_of_death")

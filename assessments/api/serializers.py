@@ -66,6 +66,19 @@ class AssessmentInputSerializer(serializers.ModelSerializer):
         fields = ["patient", *ASSESSMENT_FIELDS, "dynamometry"]
         extra_kwargs = _range_kwargs()
 
+    def validate_dynamometry(self, rows):
+        # A PATCH is partial for the assessment, but each measurement replaces a whole row.
+        missing = {
+            str(index): {
+                name: ["This field is required."] for name in ("muscle_group", "side", "kg") if name not in row
+            }
+            for index, row in enumerate(rows)
+        }
+        missing = {index: fields for index, fields in missing.items() if fields}
+        if missing:
+            raise serializers.ValidationError(missing)
+        return rows
+
 
 class AssessmentUpdateSerializer(AssessmentInputSerializer):
     class Meta(AssessmentInputSerializer.Meta):

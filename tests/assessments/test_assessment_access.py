@@ -1,0 +1,195 @@
+"""The access matrix (STYLE.md 7) for /api/v1/assessments/ and /api/v1/milestones/.
+
+Staff: everything. A patient: reads their own patient's rows only (another patient's answer 404 and
+are absent from lists), writes nothing (403). A researcher: 403 everywhere (no identifiable
+records). Anonymous: 401. Refused writes leave the database as it was.
+"""
+
+import datetime as dt
+
+import pytest
+
+from assessments.models import Assessment, Milestone
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ["staff", "patient", "researcher", "anonymous"]
+RESOURCES = ["assessments", "milestones"]
+MODELS = {"assessments": Assessment, "milestones": Milestone}
+DENIED = {"researcher": (403, "permission_denied"), "anonymous": (401, "not_authenticated")}
+
+
+def _record(resource, patient):
+    if resource == "assessments":
+        return factories.AssessmentFactory(patient=patient, falls_count=1)
+    return Milestone.objects.create(
+        patient=patient, kind="afo", source="reported", date=dt.date(2015, 1, 1), date_precision="year"
+    )
+
+
+@pytest.fixture
+def records(own_patient, other_patient):
+    return {
+        (resource, owner): _record(resource, patient)
+        for resource in RESOURCES
+        for owner, patient in (("own", own_patient), ("other", other_patient))
+    }
+
+
+def _create_body(resource, patient) -> dict:
+    if resource == "assessments":
+        return {"patient": str(patient.uuid), "assessment_date": "2021-01-01", "source": "patient", "falls_count": 0}
+    return {"patient": str(patient.uuid), "kind": "cane", "date": "2016"}
+
+
+def _change_body(resource) -> dict:
+    return {"falls_count": 5} if resource == "assessments" else {"date": "2014"}
+
+
+def _snapshot(resource):
+    return sorted(MODELS[resource].objects.values_list("uuid", "version", "updated_at"))
+
+
+def _assert_refused(response, role, status_if_allowed_role):
+    """Non-staff writes: researcher 403, anonymous 401, patient `status_if_allowed_role`."""
+    status, code = DENIED.get(role, (status_if_allowed_role, "permission_denied"))
+    assert response.status_code == status, response.content
+    error = response.json()["error"]
+    assert (error["status"], error["code"]) == (status, code)
+    if role == "anonymous":
+        assert response["WWW-Authenticate"] == "Token"
+
+
+@pytest.mark.parametrize("resource", RESOURCES)
+@pytest.mark.parametrize("role", ROLES)
+def test_list(persona_clients, records, role, resource):
+    response = persona_clients[role].get(f"/api/v1/{resource}/")
+
+    if role in DENIED:
+        _assert_refused(response, role, None)
+        return
+    assert response.status_code == 200
+    listed = {row["id"] for row in response.json()["results"]}
+    own, other = str(records[resource, "own"].uuid), str(records[resource, "other"].uuid)
+    assert listed == ({own, other} if role == "staff" else {own})
+
+
+@pytest.mark.parametrize("resource", RESOURCES)
+@pytest.mark.parametrize("role", ROLES)
+def test_list_filtered_on_another_patient(persona_clients, records, other_patient, role, resource):
+    response = persona_clients[role].get(f"/api/v1/{resource}/?patient={other_patient.uuid}")
+
+    if role in DENIED:
+        _assert_refused(response, role, None)
+        return
+    expected = [str(records[resource, "other"].uuid)] if role == "staff" else []
+    assert [row["id"] for row in response.json()["results"]] == expected
+
+
+@pytest.mark.parametrize("resource", RESOURCES)
+@pytest.mark.parametrize("owner", ["own", "other"])
+@pytest.mark.parametrize("role", ROLES)
+def test_detail(persona_clients, records, role, owner, resource):
+    record = records[resource, owner]
+
+    response = persona_clients[role].get(f"/api/v1/{resource}/{record.uuid}/")
+
+    if role in DENIED:
+        _assert_refused(response, role, None)
+    elif role == "patient" and owner == "other":
+        assert response.status_code == 404
+        assert response.json() == {"error": {"status": 404, "code": "not_found", "message": "Not found."}}
+    else:
+        assert response.status_code == 200
+        assert (response.json()["id"], response["ETag"]) == (str(record.uuid), '"1"')
+
+
+@pytest.mark.parametrize("resource", RESOURCES)
+@pytest.mark.parametrize("owner", ["own", "other"])
+@pytest.mark.parametrize("role", ROLES)
+def test_create(persona_clients, records, own_patient, other_patient, role, owner, resource):
+    patient = own_patient if owner == "own" else other_patient
+    before = _snapshot(resource)
+
+    response = persona_clients[role].post(f"/api/v1/{resource}/", _create_body(resource, patient), format="json")
+
+    if role == "staff":
+        assert response.status_code == 201, response.content
+        created = MODELS[resource].objects.get(uuid=response.json()["id"])
+        assert created.patient == patient
+        return
+    _assert_refused(response, role, 403)
+    assert _snapshot(resource) == before
+
+
+@pytest.mark.parametrize("method", ["patch", "put"])
+@pytest.mark.parametrize("resource", RESOURCES)
+@pytest.mark.parametrize("owner", ["own", "other"])
+@pytest.mark.parametrize("role", ROLES)
+def test_update(persona_clients, records, role, owner, resource, method):
+    record = records[resource, owner]
+    body = _change_body(resource)
+    if method == "put" and resource == "assessments":
+        body |= {"assessment_date": "2020-03-01", "source": "clinician"}
+    before = _snapshot(resource)
+
+    response = getattr(persona_clients[role], method)(
+        f"/api/v1/{resource}/{record.uuid}/", body, format="json", HTTP_IF_MATCH='"1"'
+    )
+
+    if role == "staff":
+        assert response.status_code == 200, response.content
+        assert MODELS[resource].objects.get(pk=record.pk).version == 2
+        return
+    # A patient is refused before the record is looked up: 403 for their own record and another's.
+    _assert_refused(response, role, 403)
+    assert _snapshot(resource) == before
+
+
+@pytest.mark.parametrize("resource", RESOURCES)
+@pytest.mark.parametrize("owner", ["own", "other"])
+@pytest.mark.parametrize("role", ROLES)
+def test_delete(persona_clients, records, role, owner, resource):
+    record = records[resource, owner]
+    before = _snapshot(resource)
+
+    response = persona_clients[role].delete(f"/api/v1/{resource}/{record.uuid}/", HTTP_IF_MATCH='"1"')
+
+    if role == "staff":
+        assert response.status_code == 204
+        assert not MODELS[resource].objects.filter(pk=record.pk).exists()
+        return
+    _assert_refused(response, role, 403)
+    assert _snapshot(resource) == before
+
+
+@pytest.mark.parametrize("resource", RESOURCES)
+@pytest.mark.parametrize("role", ["patient", "researcher", "anonymous"])
+def test_writes_to_an_unknown_id_do_not_reveal_anything(persona_clients, role, resource):
+    """Without write access the answer is the same whether the record exists or not."""
+    response = persona_clients[role].delete(
+        f"/api/v1/{resource}/00000000-0000-0000-0000-000000000000/", HTTP_IF_MATCH='"1"'
+    )
+
+    _assert_refused(response, role, 403)
+
+
+def test_patient_sees_derived_milestones_of_their_own_assessments_only(patient_client, own_patient, other_patient):
+    factories.AssessmentFactory(patient=own_patient)
+    factories.AssessmentFactory(patient=other_patient)
+    for patient in (own_patient, other_patient):
+        Milestone.objects.create(
+            patient=patient,
+            kind="afo",
+            source="derived",
+            date=dt.date(2020, 3, 1),
+            date_precision="day",
+            derived_from=patient.assessments.get(),
+        )
+
+    rows = patient_client.get("/api/v1/milestones/").json()["results"]
+
+    assert [(row["patient"], row["derived_from"]) for row in rows] == [
+        (str(own_patient.uuid), str(own_patient.assessments.get().uuid))
+    ]
