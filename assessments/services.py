@@ -8,11 +8,11 @@ because a patient's self-report should not be thrown away over a contradiction.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 
 from assessments.models import (
     IBMFRS_ITEMS,
@@ -205,48 +205,75 @@ def assessment_review_flags(values: dict) -> list[dict]:
     return flags
 
 
-def _check_regain(patient: Patient, values: dict, exclude_id: int | None) -> tuple[dict, list[dict]]:
+@dataclass
+class PatientRecord:
+    """What the rules need to know of a patient's other records, read once per write."""
+
+    assessments: list[dict]  # HISTORY_FIELDS of every stored assessment
+    milestones: list[Milestone]
+
+    @classmethod
+    def load(cls, patient: Patient) -> PatientRecord:
+        return cls(
+            assessments=list(Assessment.objects.filter(patient=patient).values(*HISTORY_FIELDS)),
+            milestones=list(Milestone.objects.filter(patient=patient)),
+        )
+
+    def assessments_except(self, assessment_id: int | None) -> list[dict]:
+        return [row for row in self.assessments if row["id"] != assessment_id]
+
+
+HISTORY_FIELDS = (
+    "id",
+    "assessment_date",
+    "ambulation_class",
+    "wheelchair_use",
+    "six_minute_walk_status",
+    "six_minute_walk_m",
+    "ambulation_regain_confirmed",
+)
+
+
+def _check_regain(others: list[dict], values: dict) -> tuple[dict, list[dict]]:
     """DOMAIN.md rule 2: walking again after full-time wheelchair needs a clinician's confirmation.
 
     Checked both ways, since records arrive out of date order: a walking assessment after a
     full-time one, and a full-time assessment entered before walking ones already stored.
     """
-    others = Assessment.objects.filter(patient=patient).exclude(pk=exclude_id)
     when = values["assessment_date"]
     if _is_full_time_wheelchair(values):
-        walking = Q(ambulation_class__lte=AmbulationClass.WALKER) | Q(
-            six_minute_walk_status=SixMinuteWalk.DONE, six_minute_walk_m__gt=0
-        )
-        later = others.filter(walking, assessment_date__gt=when, ambulation_regain_confirmed=False)
-        first_later = later.order_by("assessment_date").values_list("assessment_date", flat=True).first()
-        if first_later is None:
+        later = [
+            row["assessment_date"]
+            for row in others
+            if row["assessment_date"] > when and _walks(row) and not row["ambulation_regain_confirmed"]
+        ]
+        if not later:
             return {}, []
-        message = f"A later assessment ({first_later}) records walking again without clinician confirmation."
+        message = f"A later assessment ({min(later)}) records walking again without clinician confirmation."
         return {}, [{"code": "later_walking_unconfirmed", "field": "ambulation_class", "message": message}]
 
     if not _walks(values) or values.get("ambulation_regain_confirmed"):
         return {}, []
-    full_time = Q(ambulation_class=AmbulationClass.WHEELCHAIR_FULL_TIME) | Q(wheelchair_use=WheelchairUse.FULL_TIME)
-    earlier = others.filter(full_time, assessment_date__lt=when)
-    last_full_time = earlier.order_by("-assessment_date").values_list("assessment_date", flat=True).first()
-    if last_full_time is None:
+    earlier = [
+        row["assessment_date"] for row in others if row["assessment_date"] < when and _is_full_time_wheelchair(row)
+    ]
+    if not earlier:
         return {}, []
-    message = (
-        f"The patient used a wheelchair full-time on {last_full_time}; walking again needs clinician confirmation."
-    )
+    message = f"The patient used a wheelchair full-time on {max(earlier)}; walking again needs clinician confirmation."
     if values.get("source") == Source.PATIENT:
         return {}, [{"code": "ambulation_regained_unconfirmed", "field": "ambulation_class", "message": message}]
     return {"ambulation_regain_confirmed": message + " Set ambulation_regain_confirmed if it is right."}, []
 
 
-def _reported_milestone_flags(patient: Patient, values: dict, birth: dt.date | None) -> list[dict]:
+def _reported_milestone_flags(milestones: list[Milestone], values: dict, birth: dt.date | None) -> list[dict]:
     """An assessment showing a stage before the reported date of reaching it contradicts the report."""
     stage = mobility_stage(values.get("ambulation_class"), values.get("wheelchair_use") or "")
     if stage is None:
         return []
     flags = []
-    reported = Milestone.objects.filter(patient=patient, source=MilestoneSource.REPORTED, skipped=False)
-    for milestone in reported:
+    for milestone in milestones:
+        if milestone.source != MilestoneSource.REPORTED or milestone.skipped:
+            continue
         window = _milestone_window(
             {"date": milestone.date, "date_precision": milestone.date_precision, "age_years": milestone.age_years},
             birth,
@@ -282,19 +309,30 @@ def assessment_computed_fields(values: dict, dynamometry: list[dict]) -> dict:
     }
 
 
-def assessment_validate(patient: Patient, values: dict, dynamometry: list[dict], exclude_id: int | None = None) -> dict:
-    """Check one assessment's values; return the computed fields and review flags to store."""
+def assessment_validate(
+    patient: Patient,
+    values: dict,
+    dynamometry: list[dict],
+    exclude_id: int | None = None,
+    record: PatientRecord | None = None,
+) -> dict:
+    """Check one assessment's values; return the computed fields and review flags to store.
+
+    `patient` should come with identity and diagnosis joined (as `patient_lock` gives it);
+    `record` is the rest of the patient's data, read here when the caller has not read it.
+    """
     if values.get("six_minute_walk_m") is not None and not values.get("six_minute_walk_status"):
         values["six_minute_walk_status"] = SixMinuteWalk.DONE
+    record = record or PatientRecord.load(patient)
     limits = patient_date_limits(patient)
-    diagnosis = Diagnosis.objects.filter(patient=patient).first()
-    errors = _check_dates(patient, limits, values["assessment_date"], diagnosis)
+    errors = _check_dates(patient, limits, values["assessment_date"], getattr(patient, "diagnosis", None))
     errors |= _check_ranges(values, dynamometry)
-    regain_errors, regain_flags = _check_regain(patient, values, exclude_id)
+    regain_errors, regain_flags = _check_regain(record.assessments_except(exclude_id), values)
     errors |= regain_errors
     if errors:
         raise ValidationError(errors)
-    flags = assessment_review_flags(values) + regain_flags + _reported_milestone_flags(patient, values, limits.birth)
+    flags = assessment_review_flags(values) + regain_flags
+    flags += _reported_milestone_flags(record.milestones, values, limits.birth)
     return assessment_computed_fields(values, dynamometry) | {"review_flags": flags}
 
 
@@ -310,13 +348,15 @@ def assessment_create(*, patient: Patient, data: dict, dynamometry: list[dict] =
     """Record one assessment and update the milestones derived from it."""
     # One writer per patient at a time: derived milestones depend on all of their assessments.
     patient = patient_lock(patient_id=patient.pk)
+    record = PatientRecord.load(patient)
     values = {name: data[name] for name in ASSESSMENT_FIELDS if name in data}
     dynamometry = list(dynamometry)
-    values |= assessment_validate(patient, values, dynamometry)
+    values |= assessment_validate(patient, values, dynamometry, record=record)
     assessment = Assessment.objects.create(patient=patient, entered_by=entered_by, **values)
     if dynamometry:
         _replace_dynamometry(assessment, dynamometry)
-    milestones_derive(patient=patient)
+    record.assessments.append({name: getattr(assessment, name) for name in HISTORY_FIELDS})
+    milestones_derive(patient=patient, record=record)
     return assessment
 
 
@@ -327,17 +367,21 @@ def assessment_update(
     """Change an assessment; `dynamometry`, when given, replaces all of its measurements."""
     patient = patient_lock(patient_id=assessment.patient_id)
     assessment = lock_for_update(assessment, expected_version)
+    assessment.patient = patient  # loaded and locked above; saves a query for whoever reads it next
+    record = PatientRecord.load(patient)
     values = {name: getattr(assessment, name) for name in ASSESSMENT_FIELDS}
     values |= {name: data[name] for name in ASSESSMENT_FIELDS if name in data}
     replacing = dynamometry is not None
     dynamometry = list(dynamometry) if replacing else list(assessment.dynamometry.values("muscle_group", "side", "kg"))
-    values |= assessment_validate(patient, values, dynamometry, exclude_id=assessment.pk)
+    values |= assessment_validate(patient, values, dynamometry, exclude_id=assessment.pk, record=record)
     if replacing:
         _replace_dynamometry(assessment, dynamometry)
     apply_changes(assessment, values)
     assessment.version += 1
     assessment.save()
-    milestones_derive(patient=patient)
+    record.assessments = record.assessments_except(assessment.pk)
+    record.assessments.append({name: getattr(assessment, name) for name in HISTORY_FIELDS})
+    milestones_derive(patient=patient, record=record)
     return assessment
 
 
@@ -368,11 +412,18 @@ def derived_milestone_dates(assessments: list[tuple[int, dt.date, int | None, st
     return reached
 
 
-def milestones_derive(*, patient: Patient) -> None:
-    """Bring the patient's derived milestones in line with their assessments (caller holds the lock)."""
-    rows = list(patient.assessments.values_list("id", "assessment_date", "ambulation_class", "wheelchair_use"))
+def milestones_derive(*, patient: Patient, record: PatientRecord | None = None) -> None:
+    """Bring the patient's derived milestones in line with their assessments (caller holds the lock).
+
+    `record`, when given, is the patient's current assessments and milestones, already read.
+    """
+    record = record or PatientRecord.load(patient)
+    rows = [
+        (row["id"], row["assessment_date"], row["ambulation_class"], row["wheelchair_use"])
+        for row in record.assessments
+    ]
     reached = derived_milestone_dates(rows)
-    existing = {m.kind: m for m in Milestone.objects.filter(patient=patient, source=MilestoneSource.DERIVED)}
+    existing = {m.kind: m for m in record.milestones if m.source == MilestoneSource.DERIVED}
     stale = [m.pk for kind, m in existing.items() if kind not in reached]
     if stale:
         Milestone.objects.filter(pk__in=stale).delete()

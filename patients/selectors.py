@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Min, QuerySet
+from django.db.models import QuerySet
 
 from patients.models import ConsentGrant, EnrollmentStatus, Patient
 from registry.roles import is_staff_member
@@ -18,7 +18,6 @@ class DateLimits:
     birth: dt.date | None
     death: dt.date | None
     withdrawn_from: dt.date | None
-    first_assessment: dt.date | None
 
 
 def patient_date_limits(patient: Patient) -> DateLimits:
@@ -27,12 +26,10 @@ def patient_date_limits(patient: Patient) -> DateLimits:
     if patient.status == EnrollmentStatus.WITHDRAWN:
         event = patient.enrollment_events.filter(status=EnrollmentStatus.WITHDRAWN).order_by("-effective_date").first()
         withdrawal = event.effective_date if event else None
-    first = patient.assessments.aggregate(first=Min("assessment_date"))["first"]
     return DateLimits(
         birth=identity.date_of_birth if identity else None,
         death=identity.date_of_death if identity else None,
         withdrawn_from=withdrawal,
-        first_assessment=first,
     )
 
 

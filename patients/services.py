@@ -7,6 +7,7 @@ import datetime as dt
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Min
 
 from patients.models import (
     ConsentDocument,
@@ -62,13 +63,13 @@ STATUS_TRANSITIONS = {
 
 
 def patient_lock(*, patient_id: int) -> Patient:
-    """Lock one patient's row (with identity read alongside) for a write to their clinical record.
+    """Lock one patient's row (identity and diagnosis read alongside) for a write to their clinical record.
 
     Writes to one patient's assessments and milestones are serialised by this lock, because derived
     milestones and the ordering rules depend on all of that patient's records. Only the patient
     row is locked (`of=("self",)`): PostgreSQL cannot lock the optional side of the identity join.
     """
-    return Patient.objects.select_for_update(of=("self",)).select_related("identity").get(pk=patient_id)
+    return Patient.objects.select_for_update(of=("self",)).select_related("identity", "diagnosis").get(pk=patient_id)
 
 
 def _check_identity_dates(identity: dict) -> None:
@@ -195,7 +196,7 @@ def _diagnosis_check(patient: Patient, values: dict) -> list[dict]:
     if onset_age is not None and limits.birth and onset_age > age_in_years(limits.birth, today()):
         errors["onset_age"] = "Age at onset is above the patient's current age."
 
-    first_assessment = limits.first_assessment
+    first_assessment = patient.assessments.aggregate(first=Min("assessment_date"))["first"]
     if onset and first_assessment and onset.earliest > first_assessment:
         errors["onset_date"] = f"Onset is after the first assessment ({first_assessment})."
     elif (

@@ -12,12 +12,16 @@ def user_roles(user) -> frozenset[str]:
         return frozenset()
     cached = getattr(user, "_registry_roles", None)
     if cached is None:
-        names = set(user.groups.values_list("name", flat=True))
-        if user.is_superuser:
-            names.add(STAFF)
-        cached = frozenset(names & set(ROLES))
-        user._registry_roles = cached
+        remember_roles(user, set(user.groups.values_list("name", flat=True)))
+        cached = user._registry_roles
     return cached
+
+
+def remember_roles(user, names: set[str]) -> None:
+    """Store roles already read (e.g. with the token) so `user_roles` needs no query."""
+    if user.is_superuser:
+        names = names | {STAFF}
+    user._registry_roles = frozenset(names & set(ROLES))
 
 
 def is_staff_member(user) -> bool:

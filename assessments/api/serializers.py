@@ -10,12 +10,13 @@ from assessments.models import (
     MilestoneKind,
 )
 from assessments.services import ASSESSMENT_FIELDS, DYNAMOMETRY_RANGE_KG, MEASURE_RANGES
-from patients.api.serializers import PatientRefMixin, RecordSerializer, ReviewFlagSerializer
+from patients.api.serializers import PatientRefMixin, RecordSerializer, ReviewFlagsField
 from patients.models import Patient
-from registry.api.fields import PartialDateField, UUIDRelatedField
+from registry.api.fields import PartialDateField, RelatedIdField, UUIDRelatedField
+from registry.api.serializers import FieldsBuiltOnceMixin, LeanRepresentationMixin
 
 
-class DynamometrySerializer(serializers.ModelSerializer):
+class DynamometrySerializer(LeanRepresentationMixin, FieldsBuiltOnceMixin, serializers.ModelSerializer):
     kg = serializers.DecimalField(
         max_digits=5, decimal_places=1, min_value=DYNAMOMETRY_RANGE_KG[0], max_value=DYNAMOMETRY_RANGE_KG[1]
     )
@@ -27,8 +28,8 @@ class DynamometrySerializer(serializers.ModelSerializer):
 
 
 class AssessmentOutputSerializer(PatientRefMixin, RecordSerializer):
-    dynamometry = DynamometrySerializer(many=True, read_only=True)
-    review_flags = ReviewFlagSerializer(many=True, read_only=True)
+    dynamometry = DynamometrySerializer(many=True, read_only=True, source="measurements")
+    review_flags = ReviewFlagsField()
     devices = serializers.ListField(child=serializers.ChoiceField(choices=Device.choices), read_only=True)
 
     class Meta:
@@ -54,7 +55,7 @@ def _range_kwargs() -> dict:
     return kwargs
 
 
-class AssessmentInputSerializer(serializers.ModelSerializer):
+class AssessmentInputSerializer(FieldsBuiltOnceMixin, serializers.ModelSerializer):
     patient = UUIDRelatedField(queryset=Patient.objects.all())
     devices = serializers.ListField(
         child=serializers.ChoiceField(choices=Device.choices), required=False, max_length=len(Device)
@@ -90,7 +91,7 @@ class MilestoneFieldsMixin(serializers.Serializer):
 
 
 class MilestoneOutputSerializer(PatientRefMixin, MilestoneFieldsMixin, RecordSerializer):
-    derived_from = serializers.SlugRelatedField(slug_field="uuid", read_only=True, allow_null=True)
+    derived_from = RelatedIdField("derived_from")
 
     class Meta:
         model = Milestone
@@ -106,7 +107,7 @@ class MilestoneOutputSerializer(PatientRefMixin, MilestoneFieldsMixin, RecordSer
         ]
 
 
-class MilestoneInputSerializer(MilestoneFieldsMixin, serializers.ModelSerializer):
+class MilestoneInputSerializer(FieldsBuiltOnceMixin, MilestoneFieldsMixin, serializers.ModelSerializer):
     patient = UUIDRelatedField(queryset=Patient.objects.all())
     kind = serializers.ChoiceField(choices=MilestoneKind.choices)
 

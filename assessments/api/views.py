@@ -1,50 +1,62 @@
-from django.db.models import Prefetch
+from django.db.models import F
 from rest_framework import status
 from rest_framework.response import Response
 
 from assessments import services
 from assessments.api import serializers as s
 from assessments.api.filters import AssessmentFilter, MilestoneFilter
-from assessments.models import Assessment, DynamometryMeasurement, Milestone
+from assessments.models import Assessment, Milestone
+from assessments.selectors import assessments_attach_measurements
 from registry.api.views import PatientScopedViewSet, write_schema
 
 
 class AssessmentViewSet(PatientScopedViewSet):
     """Repeated functional assessments. Totals, composites and review flags are computed."""
 
-    queryset = Assessment.objects.select_related("patient").prefetch_related(
-        Prefetch("dynamometry", queryset=DynamometryMeasurement.objects.order_by("muscle_group", "side"))
-    )
+    # The patient's public id is all the output needs of the patient: no patient row is built.
+    queryset = Assessment.objects.annotate(patient_uuid=F("patient__uuid"))
     output_serializer = s.AssessmentOutputSerializer
     filterset_class = AssessmentFilter
     ordering_fields = ["assessment_date", "created_at", "updated_at"]
     ordering = ["patient_id", "assessment_date", "id"]
 
-    def _fresh(self, assessment):
-        return self.get_queryset().get(pk=assessment.pk)
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        assessments_attach_measurements(page)
+        serializer = self.output_serializer(page, many=True, context=self.get_serializer_context())
+        return self.get_paginated_response(serializer.data)
+
+    def retrieve(self, request, *args, **kwargs):
+        return self.respond(self._with_dynamometry(self.get_object()))
+
+    @staticmethod
+    def _with_dynamometry(assessment):
+        """The assessment with its measurements attached, in one query."""
+        return assessments_attach_measurements([assessment])[0]
 
     @write_schema(s.AssessmentInputSerializer, s.AssessmentOutputSerializer, status_code=201)
     def create(self, request):
         data = self.input(s.AssessmentInputSerializer)
+        dynamometry = data.pop("dynamometry", [])
         assessment = services.assessment_create(
-            patient=data.pop("patient"),
-            dynamometry=data.pop("dynamometry", []),
-            data=data,
-            entered_by=request.user,
+            patient=data.pop("patient"), dynamometry=dynamometry, data=data, entered_by=request.user
         )
-        return self.respond(self._fresh(assessment), status.HTTP_201_CREATED)
+        if not dynamometry:
+            assessment.measurements = []  # nothing to read back
+            return self.respond(assessment, status.HTTP_201_CREATED)
+        return self.respond(self._with_dynamometry(assessment), status.HTTP_201_CREATED)
 
     @write_schema(s.AssessmentUpdateSerializer, s.AssessmentOutputSerializer, concurrency=True)
     def update(self, request, id=None, partial=False):
         assessment = self.get_object()
         data = self.input(s.AssessmentUpdateSerializer, partial=partial)
-        services.assessment_update(
+        assessment = services.assessment_update(
             assessment=assessment,
             expected_version=self.expected_version(),
             dynamometry=data.pop("dynamometry", None),
             data=data,
         )
-        return self.respond(self._fresh(assessment))
+        return self.respond(self._with_dynamometry(assessment))
 
     @write_schema(s.AssessmentUpdateSerializer, s.AssessmentOutputSerializer, concurrency=True)
     def partial_update(self, request, id=None):
@@ -59,7 +71,7 @@ class AssessmentViewSet(PatientScopedViewSet):
 class MilestoneViewSet(PatientScopedViewSet):
     """Milestones derived from assessments (read-only) and reported retrospectively."""
 
-    queryset = Milestone.objects.select_related("patient", "derived_from")
+    queryset = Milestone.objects.annotate(patient_uuid=F("patient__uuid"), derived_from_uuid=F("derived_from__uuid"))
     output_serializer = s.MilestoneOutputSerializer
     filterset_class = MilestoneFilter
     ordering_fields = ["date", "created_at"]

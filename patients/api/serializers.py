@@ -1,4 +1,5 @@
 from django_countries.serializer_fields import CountryField
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from patients.models import (
@@ -19,7 +20,8 @@ from patients.models import (
     Variant,
 )
 from patients.services import IDENTITY_FIELDS
-from registry.api.fields import PartialDateField, UUIDRelatedField
+from registry.api.fields import PartialDateField, RelatedIdField, UUIDRelatedField
+from registry.api.serializers import FieldsBuiltOnceMixin, LeanRepresentationMixin
 from registry.models import YesNoUnknown
 
 NUMBERING_CHOICES = [
@@ -35,7 +37,15 @@ class ReviewFlagSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
-class RecordSerializer(serializers.ModelSerializer):
+@extend_schema_field(ReviewFlagSerializer(many=True))
+class ReviewFlagsField(serializers.JSONField):
+    """Review flags as stored (a list of {code, field, message}), read-only."""
+
+    def __init__(self, **kwargs):
+        super().__init__(read_only=True, **kwargs)
+
+
+class RecordSerializer(LeanRepresentationMixin, FieldsBuiltOnceMixin, serializers.ModelSerializer):
     """Common output fields: the public id, the version (also sent as ETag) and timestamps."""
 
     id = serializers.UUIDField(source="uuid", read_only=True)
@@ -47,19 +57,19 @@ class RecordSerializer(serializers.ModelSerializer):
 
 
 class PatientRefMixin(serializers.Serializer):
-    patient = serializers.SlugRelatedField(slug_field="uuid", read_only=True)
+    patient = RelatedIdField("patient")
 
 
 # --- Patients ---------------------------------------------------------------------------------
 
 
-class IdentitySerializer(serializers.ModelSerializer):
+class IdentitySerializer(LeanRepresentationMixin, FieldsBuiltOnceMixin, serializers.ModelSerializer):
     class Meta:
         model = PatientIdentity
         fields = list(IDENTITY_FIELDS)
 
 
-class EnrollmentEventSerializer(serializers.ModelSerializer):
+class EnrollmentEventSerializer(LeanRepresentationMixin, FieldsBuiltOnceMixin, serializers.ModelSerializer):
     class Meta:
         model = EnrollmentEvent
         fields = ["status", "effective_date", "reason", "recorded_at"]
@@ -135,7 +145,7 @@ DIAGNOSIS_API_FIELDS = [
 class DiagnosisOutputSerializer(PatientRefMixin, DiagnosisFieldsMixin, RecordSerializer):
     first_symptom_hpo = serializers.SerializerMethodField()
     diagnostic_delay_years = serializers.SerializerMethodField()
-    review_flags = ReviewFlagSerializer(many=True, read_only=True)
+    review_flags = ReviewFlagsField()
 
     class Meta:
         model = Diagnosis
@@ -158,7 +168,7 @@ class DiagnosisOutputSerializer(PatientRefMixin, DiagnosisFieldsMixin, RecordSer
         return round((diagnosis.genetic_diagnosis_date - diagnosis.onset_date).days / 365.25, 1)
 
 
-class DiagnosisInputSerializer(DiagnosisFieldsMixin, serializers.ModelSerializer):
+class DiagnosisInputSerializer(FieldsBuiltOnceMixin, DiagnosisFieldsMixin, serializers.ModelSerializer):
     patient = UUIDRelatedField(queryset=Patient.objects.all())
 
     class Meta:
@@ -175,7 +185,7 @@ class DiagnosisUpdateSerializer(DiagnosisInputSerializer):
 # --- Variants and genotype --------------------------------------------------------------------
 
 
-class VariantSerializer(serializers.ModelSerializer):
+class VariantSerializer(LeanRepresentationMixin, FieldsBuiltOnceMixin, serializers.ModelSerializer):
     class Meta:
         model = Variant
         fields = [
@@ -273,7 +283,7 @@ class TreatmentOutputSerializer(PatientRefMixin, TreatmentFieldsMixin, RecordSer
         fields = [*RecordSerializer.RECORD_FIELDS, "patient", *TREATMENT_API_FIELDS]
 
 
-class TreatmentInputSerializer(TreatmentFieldsMixin, serializers.ModelSerializer):
+class TreatmentInputSerializer(FieldsBuiltOnceMixin, TreatmentFieldsMixin, serializers.ModelSerializer):
     patient = UUIDRelatedField(queryset=Patient.objects.all())
     kind = serializers.ChoiceField(choices=TreatmentKind.choices)
 

@@ -1,5 +1,6 @@
 from dataclasses import asdict
 
+from django.db.models import F
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -55,7 +56,7 @@ class PatientViewSet(PatientScopedViewSet):
 
 
 class DiagnosisViewSet(PatientScopedViewSet):
-    queryset = Diagnosis.objects.select_related("patient")
+    queryset = Diagnosis.objects.annotate(patient_uuid=F("patient__uuid"))
     output_serializer = s.DiagnosisOutputSerializer
     filterset_class = DiagnosisFilter
     ordering_fields = ["created_at", "updated_at", "onset_date"]
@@ -80,7 +81,7 @@ class DiagnosisViewSet(PatientScopedViewSet):
 
 
 class GenotypeViewSet(PatientScopedViewSet):
-    queryset = Genotype.objects.select_related("patient", "allele1", "allele2")
+    queryset = Genotype.objects.select_related("allele1", "allele2").annotate(patient_uuid=F("patient__uuid"))
     output_serializer = s.GenotypeOutputSerializer
     filterset_class = GenotypeFilter
     ordering_fields = ["created_at", "updated_at"]
@@ -109,7 +110,7 @@ class GenotypeViewSet(PatientScopedViewSet):
 
 
 class TreatmentViewSet(PatientScopedViewSet):
-    queryset = Treatment.objects.select_related("patient")
+    queryset = Treatment.objects.annotate(patient_uuid=F("patient__uuid"))
     output_serializer = s.TreatmentOutputSerializer
     filterset_class = TreatmentFilter
     ordering_fields = ["start_date", "created_at", "updated_at"]

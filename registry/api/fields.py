@@ -63,3 +63,28 @@ class UUIDRelatedField(serializers.SlugRelatedField):
         "does_not_exist": "No record with id {value}.",
         "invalid": "Enter a record id (a UUID).",
     }
+
+
+_MISSING = object()
+
+
+@extend_schema_field({"type": "string", "format": "uuid", "nullable": True, "readOnly": True})
+class RelatedIdField(serializers.Field):
+    """The public id of a related record, read from an `<relation>_uuid` annotation when the
+    queryset has one (no related row is built), else from the related object."""
+
+    def __init__(self, relation: str, **kwargs):
+        self.relation = relation
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, instance):
+        value = getattr(instance, f"{self.relation}_uuid", _MISSING)
+        if value is _MISSING:
+            related = getattr(instance, self.relation)
+            value = related.uuid if related is not None else None
+        return str(value) if value is not None else None
+
+
+def strict_bool(raw: str | None) -> bool:
+    """A query-string flag: true for "true"/"1"/"yes", false otherwise."""
+    return (raw or "").strip().lower() in ("true", "1", "yes")

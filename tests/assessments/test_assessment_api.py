@@ -183,9 +183,26 @@ def test_list_is_paginated_in_default_order(staff_client, listed):
     response = staff_client.get(ASSESSMENTS)
 
     body = response.json()
-    assert body["count"] == 5
+    assert "count" not in body and body["next"] is None and body["previous"] is None
     assert [row["id"] for row in body["results"]] == ids(listed, "a", "b", "c", "d", "e")
     assert body["results"][0]["patient"] == str(listed["first"].uuid)
+
+
+def test_pages_link_to_each_other_and_count_on_request(staff_client, listed):
+    first = staff_client.get(f"{ASSESSMENTS}?page_size=2&count=true").json()
+    second = staff_client.get(first["next"]).json()
+    last = staff_client.get(f"{ASSESSMENTS}?page_size=2&page=3").json()
+    beyond = staff_client.get(f"{ASSESSMENTS}?page_size=2&page=4")
+    absurd = staff_client.get(f"{ASSESSMENTS}?page=552286952821422030848")
+    bad = staff_client.get(f"{ASSESSMENTS}?page_size=zero")
+
+    assert first["count"] == 5 and first["previous"] is None
+    assert [row["id"] for row in first["results"] + second["results"] + last["results"]] == ids(
+        listed, "a", "b", "c", "d", "e"
+    )
+    assert second["previous"].endswith("page_size=2") and last["next"] is None
+    assert beyond.status_code == 404 and absurd.status_code == 404
+    assert bad.status_code == 400 and "page_size" in bad.json()["error"]["fields"]
 
 
 @pytest.mark.parametrize(
