@@ -412,6 +412,18 @@ def derived_milestone_dates(assessments: list[tuple[int, dt.date, int | None, st
     return reached
 
 
+def derived_milestone(*, patient_id: int, kind: str, reached_on: dt.date, assessment_id: int) -> Milestone:
+    """An unsaved derived milestone: first seen at this stage or beyond on `reached_on`."""
+    return Milestone(
+        patient_id=patient_id,
+        kind=kind,
+        source=MilestoneSource.DERIVED,
+        date=reached_on,
+        date_precision="day",
+        derived_from_id=assessment_id,
+    )
+
+
 def milestones_derive(*, patient: Patient, record: PatientRecord | None = None) -> None:
     """Bring the patient's derived milestones in line with their assessments (caller holds the lock).
 
@@ -430,14 +442,7 @@ def milestones_derive(*, patient: Patient, record: PatientRecord | None = None) 
     for kind, (when, assessment_id) in reached.items():
         milestone = existing.get(kind)
         if milestone is None:
-            Milestone.objects.create(
-                patient=patient,
-                kind=kind,
-                source=MilestoneSource.DERIVED,
-                date=when,
-                date_precision="day",
-                derived_from_id=assessment_id,
-            )
+            derived_milestone(patient_id=patient.pk, kind=kind, reached_on=when, assessment_id=assessment_id).save()
         elif (milestone.date, milestone.derived_from_id) != (when, assessment_id):
             milestone.date, milestone.derived_from_id = when, assessment_id
             milestone.version += 1

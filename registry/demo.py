@@ -32,7 +32,12 @@ from assessments.models import (
     Source,
     WheelchairUse,
 )
-from assessments.services import assessment_computed_fields, assessment_review_flags, derived_milestone_dates
+from assessments.services import (
+    assessment_computed_fields,
+    assessment_review_flags,
+    derived_milestone,
+    derived_milestone_dates,
+)
 from patients.models import (
     ConsentDocument,
     ConsentGrant,
@@ -416,13 +421,6 @@ def _insert_batch(rows: list[dict], builder: CohortBuilder, sites: dict, consent
     for patient_id, rows_for_patient in by_patient.items():
         for kind, (day, assessment_id) in derived_milestone_dates(rows_for_patient).items():
             milestones.append(
-                Milestone(
-                    patient_id=patient_id,
-                    kind=kind,
-                    source=MilestoneSource.DERIVED,
-                    date=day,
-                    date_precision="day",
-                    derived_from_id=assessment_id,
-                )
+                derived_milestone(patient_id=patient_id, kind=kind, reached_on=day, assessment_id=assessment_id)
             )
     Milestone.objects.bulk_create(milestones, batch_size=1000)
