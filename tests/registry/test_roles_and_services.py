@@ -24,6 +24,7 @@ def test_user_without_a_role_sees_nothing():
     assert client.get("/api/v1/patients/").status_code == 403
 
 
+@pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
 def test_check_services_fails_fast_with_how_to_start(settings):
     settings.DATABASES = {"default": {**settings.DATABASES["default"], "PORT": "1"}}
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
