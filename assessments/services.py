@@ -109,7 +109,7 @@ def _walks(values: dict) -> bool:
     return walking_class or walked_test
 
 
-def _check_dates(patient: Patient, limits: DateLimits, when: dt.date, diagnosis: Diagnosis | None) -> dict:
+def _check_dates(limits: DateLimits, when: dt.date, diagnosis: Diagnosis | None) -> dict:
     errors = {}
     if when > today():
         errors["assessment_date"] = "The assessment date cannot be in the future."
@@ -325,7 +325,7 @@ def assessment_validate(
         values["six_minute_walk_status"] = SixMinuteWalk.DONE
     record = record or PatientRecord.load(patient)
     limits = patient_date_limits(patient)
-    errors = _check_dates(patient, limits, values["assessment_date"], getattr(patient, "diagnosis", None))
+    errors = _check_dates(limits, values["assessment_date"], getattr(patient, "diagnosis", None))
     errors |= _check_ranges(values, dynamometry)
     regain_errors, regain_flags = _check_regain(record.assessments_except(exclude_id), values)
     errors |= regain_errors

@@ -5,10 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
-
 from patients.models import ConsentGrant, EnrollmentStatus, Patient
-from registry.roles import is_staff_member
 
 
 @dataclass(frozen=True)
@@ -31,15 +28,6 @@ def patient_date_limits(patient: Patient) -> DateLimits:
         death=identity.date_of_death if identity else None,
         withdrawn_from=withdrawal,
     )
-
-
-def patients_visible_to(user) -> QuerySet[Patient]:
-    """Staff see every patient; a patient sees their own record; anyone else sees none."""
-    if is_staff_member(user):
-        return Patient.objects.all()
-    if user.is_authenticated:
-        return Patient.objects.filter(account=user)
-    return Patient.objects.none()
 
 
 def consent_is_active(*, patient: Patient, purpose: str, on: dt.date) -> bool:

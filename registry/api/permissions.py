@@ -19,9 +19,3 @@ class StaffOrOwnPatientReadOnly(BasePermission):
             return True
         return PATIENT in roles and request.method in SAFE_METHODS
 
-
-class IsStaff(BasePermission):
-    message = "Only registry staff may do this."
-
-    def has_permission(self, request, view):
-        return STAFF in user_roles(request.user)
