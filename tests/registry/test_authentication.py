@@ -1,0 +1,79 @@
+"""Token and session authentication, as an API client would use them."""
+
+import pytest
+from django.contrib.auth.models import Group
+from rest_framework.test import APIClient
+
+from tests.factories import PatientFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_token_from_username_and_password_opens_the_api():
+    staff = UserFactory(username="nurse", password="a-long-test-password")
+    staff.groups.add(Group.objects.get(name="staff"))
+    PatientFactory()
+    client = APIClient()
+
+    issued = client.post(
+        "/api/v1/auth/token/", {"username": "nurse", "password": "a-long-test-password"}, format="json"
+    )
+    client.credentials(HTTP_AUTHORIZATION=f"Token {issued.json()['token']}")
+    listed = client.get("/api/v1/patients/")
+
+    assert issued.status_code == 200
+    assert listed.status_code == 200 and len(listed.json()["results"]) == 1
+
+
+def test_wrong_password_is_a_field_error_not_a_token():
+    UserFactory(username="nurse", password="a-long-test-password")
+
+    response = APIClient().post("/api/v1/auth/token/", {"username": "nurse", "password": "wrong"}, format="json")
+
+    assert response.status_code == 400
+    assert "token" not in response.json()
+    assert response.json()["error"]["fields"]["non_field_errors"]
+
+
+def test_unknown_or_revoked_token_is_refused():
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Token 0123456789abcdef0123456789abcdef01234567")
+    assert client.get("/api/v1/patients/").status_code == 401
+
+
+def test_inactive_user_token_is_refused():
+    from rest_framework.authtoken.models import Token
+
+    user = UserFactory(username="gone", is_active=False)
+    user.groups.add(Group.objects.get(name="staff"))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    assert client.get("/api/v1/patients/").status_code == 401
+
+
+def test_roles_read_with_the_token_match_the_groups():
+    user = UserFactory(username="both")
+    user.groups.add(Group.objects.get(name="researcher"), Group.objects.get(name="patient"))
+    from rest_framework.authtoken.models import Token
+
+    from registry.api.authentication import RoleAwareTokenAuthentication
+
+    authenticated, _ = RoleAwareTokenAuthentication().authenticate_credentials(Token.objects.create(user=user).key)
+
+    assert authenticated._registry_roles == {"researcher", "patient"}
+
+
+def test_session_login_works_and_unsafe_requests_need_csrf():
+    staff = UserFactory(username="desk", password="a-long-test-password")
+    staff.groups.add(Group.objects.get(name="staff"))
+    patient = PatientFactory()
+    client = APIClient(enforce_csrf_checks=True)
+    client.login(username="desk", password="a-long-test-password")
+
+    read = client.get(f"/api/v1/patients/{patient.uuid}/")
+    write = client.patch(f"/api/v1/patients/{patient.uuid}/", {"sex": "male"}, format="json", HTTP_IF_MATCH='"1"')
+
+    assert read.status_code == 200
+    assert write.status_code == 403  # no CSRF token: a session cannot be ridden by another site
+    patient.refresh_from_db()
+    assert patient.version == 1
