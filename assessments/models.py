@@ -114,6 +114,29 @@ class Assessment(RegistryRecord):
     class Meta:
         ordering = ["patient_id", "assessment_date", "id"]
         indexes = [models.Index(fields=["patient", "assessment_date"]), models.Index(fields=["assessment_date"])]
+        # The services give field-level messages for these; the database keeps them true for any
+        # other way in (a shell, a bulk import, a future migration).
+        constraints = [
+            *(
+                models.CheckConstraint(
+                    condition=models.Q(**{f"{item}__lte": IBMFRS_MAX_ITEM_SCORE}), name=f"assessment_{item}_range"
+                )
+                for item in IBMFRS_ITEMS
+            ),
+            models.CheckConstraint(condition=models.Q(six_minute_walk_m__lte=900), name="assessment_6mwt_range"),
+            models.CheckConstraint(
+                condition=models.Q(injurious_falls_count__lte=models.F("falls_count")),
+                name="assessment_injurious_falls_within_falls",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(fractures_count__lte=models.F("injurious_falls_count")),
+                name="assessment_fractures_within_injurious_falls",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(six_minute_walk_status="unable", six_minute_walk_m__gt=0),
+                name="assessment_6mwt_unable_has_no_distance",
+            ),
+        ]
 
 
 class MuscleGroup(models.TextChoices):
@@ -146,6 +169,7 @@ class DynamometryMeasurement(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["assessment", "muscle_group", "side"], name="dynamometry_unique"),
+            models.CheckConstraint(condition=models.Q(kg__gte=0, kg__lte=150), name="dynamometry_kg_range"),
         ]
         ordering = ["assessment_id", "muscle_group", "side"]
 

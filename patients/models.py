@@ -250,6 +250,14 @@ class Genotype(RegistryRecord):
 
     class Meta:
         indexes = [models.Index(fields=["allele1", "allele2"])]
+        constraints = [
+            # Two alleles, or one and "second not found": never both, never neither.
+            models.CheckConstraint(
+                condition=models.Q(allele2__isnull=True, second_allele_not_found=True)
+                | models.Q(allele2__isnull=False, second_allele_not_found=False),
+                name="genotype_second_allele_or_not_found",
+            ),
+        ]
 
 
 class ConsentPurpose(models.TextChoices):

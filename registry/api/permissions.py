@@ -18,4 +18,3 @@ class StaffOrOwnPatientReadOnly(BasePermission):
         if STAFF in roles:
             return True
         return PATIENT in roles and request.method in SAFE_METHODS
-
