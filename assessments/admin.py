@@ -1,18 +1,11 @@
 from django.contrib import admin
 
 from assessments.models import Assessment, DynamometryMeasurement, Milestone
-from registry.admin import StaffReadOnlyAdmin
+from registry.admin import ReadOnlyInlineMixin, StaffReadOnlyAdmin
 
 
-class DynamometryInline(admin.TabularInline):
+class DynamometryInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = DynamometryMeasurement
-    extra = 0
-
-    def has_view_permission(self, request, obj=None):
-        return True
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Assessment)

@@ -12,29 +12,15 @@ from patients.models import (
     Treatment,
     Variant,
 )
-from registry.admin import StaffEditableAdmin, StaffReadOnlyAdmin
+from registry.admin import ReadOnlyInlineMixin, StaffEditableAdmin, StaffReadOnlyAdmin
 
 
-class IdentityInline(admin.StackedInline):
+class IdentityInline(ReadOnlyInlineMixin, admin.StackedInline):
     model = PatientIdentity
-    can_delete = False
-
-    def has_view_permission(self, request, obj=None):
-        return True
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
-class EnrollmentEventInline(admin.TabularInline):
+class EnrollmentEventInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = EnrollmentEvent
-    extra = 0
-
-    def has_view_permission(self, request, obj=None):
-        return True
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Patient)

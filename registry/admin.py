@@ -34,3 +34,19 @@ class StaffEditableAdmin(StaffReadOnlyAdmin):
 
     def has_change_permission(self, request, obj=None):
         return is_staff_member(request.user)
+
+
+class ReadOnlyInlineMixin:
+    """An inline shown inside a read-only page: visible to whoever may see the page, never edited."""
+
+    extra = 0
+    can_delete = False
+
+    def has_view_permission(self, request, obj=None):
+        return True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
