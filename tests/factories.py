@@ -6,7 +6,9 @@ import factory
 from django.contrib.auth import get_user_model
 
 from assessments.models import AmbulationClass, Assessment, Source, WheelchairUse
-from patients.models import Diagnosis, Patient, PatientIdentity, Sex, Site
+from patients.models import Diagnosis, Genotype, Patient, PatientIdentity, Sex, Site, Zygosity
+from patients.services import variant_for
+from patients.variants import parse_variant
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -62,6 +64,22 @@ class DiagnosisFactory(factory.django.DjangoModelFactory):
     onset_date = dt.date(2005, 1, 1)
     onset_date_precision = "year"
     onset_age = 24
+
+
+class GenotypeFactory(factory.django.DjangoModelFactory):
+    """Homozygous for the Middle Eastern founder variant, entered under its legacy name."""
+
+    class Meta:
+        model = Genotype
+
+    patient = factory.SubFactory(PatientFactory)
+    allele1 = factory.LazyFunction(lambda: variant_for(parse_variant("M712T")))
+    allele1_entered_as = "M712T"
+    allele1_entered_numbering = "legacy"
+    allele2 = factory.SelfAttribute("allele1")
+    allele2_entered_as = "M712T"
+    allele2_entered_numbering = "legacy"
+    zygosity = Zygosity.HOMOZYGOUS
 
 
 class AssessmentFactory(factory.django.DjangoModelFactory):

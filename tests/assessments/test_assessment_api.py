@@ -456,7 +456,7 @@ INVALID = [
 ]
 
 
-# Rows that are complete on create but, through PATCH, meet the bugs tested further down.
+# Incomplete or duplicated rows: refused on create, and on PATCH too (where the update is partial).
 INVALID_ROWS = [
     pytest.param(
         {"dynamometry": [{"muscle_group": "knee_flexion", "side": "left"}]}, "dynamometry.0.kg", id="missing-kg"

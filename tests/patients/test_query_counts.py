@@ -2,27 +2,17 @@
 
 import pytest
 
-from patients.models import Genotype, Treatment
-from patients.services import variant_for
-from patients.variants import parse_variant
-from tests.factories import DiagnosisFactory, PatientFactory
+from patients.models import Treatment
+from tests.factories import DiagnosisFactory, GenotypeFactory, PatientFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def _cohort(size):
-    founder = variant_for(parse_variant("c.2228T>C"))
     for _ in range(size):
         patient = PatientFactory()
         DiagnosisFactory(patient=patient)
-        Genotype.objects.create(
-            patient=patient,
-            allele1=founder,
-            allele1_entered_as="c.2228T>C",
-            allele2=founder,
-            allele2_entered_as="c.2228T>C",
-            zygosity="homozygous",
-        )
+        GenotypeFactory(patient=patient)
         Treatment.objects.create(
             patient=patient, kind="sialic_acid", start_date="2019-01-01", start_date_precision="year"
         )

@@ -7,26 +7,12 @@ is asked to authenticate. Assessments and milestones have the same matrix in tes
 
 import pytest
 
-from patients.models import Diagnosis, Genotype, Treatment, Variant
-from tests.factories import DiagnosisFactory, PatientFactory
+from patients.models import Diagnosis, Genotype, Treatment
+from tests.factories import DiagnosisFactory, GenotypeFactory, PatientFactory
 
 pytestmark = pytest.mark.django_db
 
 ROLES = ["staff", "patient", "researcher", "anonymous"]
-
-
-def _genotype(patient):
-    variant = Variant.objects.get_or_create(
-        name="c.2228T>C", defaults={"variant_class": "missense", "protein_domain": "kinase"}
-    )[0]
-    return Genotype.objects.create(
-        patient=patient,
-        allele1=variant,
-        allele1_entered_as="M712T",
-        allele2=variant,
-        allele2_entered_as="M712T",
-        zygosity="homozygous",
-    )
 
 
 def _treatment(patient):
@@ -38,7 +24,7 @@ def _treatment(patient):
 RECORDS = {
     "patients": lambda patient: patient,
     "diagnoses": lambda patient: DiagnosisFactory(patient=patient),
-    "genotypes": _genotype,
+    "genotypes": lambda patient: GenotypeFactory(patient=patient),
     "treatments": _treatment,
 }
 
