@@ -64,6 +64,9 @@ IBMFRS_ITEMS = {
     "ibmfrs_climbing_stairs": "Climbing stairs",
 }
 IBMFRS_MAX_ITEM_SCORE = 4
+# Upper bounds of measured values: beyond them an entry is a typing error (docs/clinical-rules.md, rule 5).
+SIX_MINUTE_WALK_MAX_M = 900
+DYNAMOMETRY_MAX_KG = 150
 
 
 class Assessment(RegistryRecord):
@@ -123,7 +126,9 @@ class Assessment(RegistryRecord):
                 )
                 for item in IBMFRS_ITEMS
             ),
-            models.CheckConstraint(condition=models.Q(six_minute_walk_m__lte=900), name="assessment_6mwt_range"),
+            models.CheckConstraint(
+                condition=models.Q(six_minute_walk_m__lte=SIX_MINUTE_WALK_MAX_M), name="assessment_6mwt_range"
+            ),
             models.CheckConstraint(
                 condition=models.Q(injurious_falls_count__lte=models.F("falls_count")),
                 name="assessment_injurious_falls_within_falls",
@@ -169,7 +174,9 @@ class DynamometryMeasurement(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["assessment", "muscle_group", "side"], name="dynamometry_unique"),
-            models.CheckConstraint(condition=models.Q(kg__gte=0, kg__lte=150), name="dynamometry_kg_range"),
+            models.CheckConstraint(
+                condition=models.Q(kg__gte=0, kg__lte=DYNAMOMETRY_MAX_KG), name="dynamometry_kg_range"
+            ),
         ]
         ordering = ["assessment_id", "muscle_group", "side"]
 

@@ -15,17 +15,18 @@ from django.conf import settings
 from django.db import transaction
 
 from assessments.models import (
+    DYNAMOMETRY_MAX_KG,
     IBMFRS_ITEMS,
     IBMFRS_MAX_ITEM_SCORE,
     MILESTONE_ORDER,
     MILESTONE_STAGE,
+    SIX_MINUTE_WALK_MAX_M,
     AmbulationClass,
     Assessment,
     Device,
     DynamometryMeasurement,
     Milestone,
     MilestoneSource,
-    MuscleGroup,
     SixMinuteWalk,
     Source,
     WheelchairUse,
@@ -33,7 +34,7 @@ from assessments.models import (
 from patients.models import Diagnosis, Patient
 from patients.selectors import DateLimits, patient_date_limits
 from patients.services import patient_lock
-from registry.dates import PartialDate, age_in_years, today
+from registry.dates import MAX_AGE_YEARS, PartialDate, age_in_years, today
 from registry.errors import ValidationError
 from registry.records import apply_changes, lock_for_update
 
@@ -61,26 +62,13 @@ ASSESSMENT_FIELDS = (
 
 # Plausible ranges for measured values; outside them the entry is a typing error.
 MEASURE_RANGES = {
-    "six_minute_walk_m": (0, 900),
+    "six_minute_walk_m": (0, SIX_MINUTE_WALK_MAX_M),
     "grip_left_kg": (0, 100),
     "grip_right_kg": (0, 100),
     "fvc_percent_predicted": (0, 200),
     "ck_u_per_l": (0, 100_000),
 }
-DYNAMOMETRY_RANGE_KG = (Decimal(0), Decimal(150))
-
-# Muscle groups summed into the hand-held dynamometry composites (both sides). Which groups the
-# published composites use is not settled in DOMAIN.md, so the definition is a setting.
-DEFAULT_HHD_COMPOSITES = {
-    "upper": [MuscleGroup.SHOULDER_ABDUCTION, MuscleGroup.ELBOW_FLEXION, MuscleGroup.ELBOW_EXTENSION],
-    "lower": [
-        MuscleGroup.HIP_FLEXION,
-        MuscleGroup.HIP_ABDUCTION,
-        MuscleGroup.KNEE_FLEXION,
-        MuscleGroup.KNEE_EXTENSION,
-        MuscleGroup.ANKLE_DORSIFLEXION,
-    ],
-}
+DYNAMOMETRY_RANGE_KG = (Decimal(0), Decimal(DYNAMOMETRY_MAX_KG))
 
 
 def mobility_stage(ambulation_class: int | None, wheelchair_use: str) -> int | None:
@@ -115,8 +103,8 @@ def _check_dates(limits: DateLimits, when: dt.date, diagnosis: Diagnosis | None)
         errors["assessment_date"] = "The assessment date cannot be in the future."
     elif limits.birth and when < limits.birth:
         errors["assessment_date"] = f"The assessment date is before the date of birth ({limits.birth})."
-    elif limits.birth and age_in_years(limits.birth, when) > settings.REGISTRY_MAX_AGE:
-        errors["assessment_date"] = f"The patient would be over {settings.REGISTRY_MAX_AGE} on this date."
+    elif limits.birth and age_in_years(limits.birth, when) > MAX_AGE_YEARS:
+        errors["assessment_date"] = f"The patient would be over {MAX_AGE_YEARS} on this date."
     elif limits.death and when > limits.death:
         errors["assessment_date"] = f"The patient died on {limits.death}; no assessment can follow."
     elif limits.withdrawn_from and when >= limits.withdrawn_from:
@@ -294,7 +282,7 @@ def _reported_milestone_flags(milestones: list[Milestone], values: dict, birth: 
 def assessment_computed_fields(values: dict, dynamometry: list[dict]) -> dict:
     """Totals and composites are computed here, never typed in (DOMAIN.md rule 5)."""
     scores = [values.get(name) for name in IBMFRS_ITEMS]
-    composites = getattr(settings, "REGISTRY_HHD_COMPOSITES", DEFAULT_HHD_COMPOSITES)
+    composites = settings.REGISTRY_HHD_COMPOSITES
     forces = {(row["muscle_group"], row["side"]): row["kg"] for row in dynamometry}
 
     def composite(groups) -> Decimal | None:

@@ -24,7 +24,7 @@ from patients.models import (
 )
 from patients.selectors import patient_date_limits
 from patients.variants import ParsedVariant, VariantError, parse_variant
-from registry.dates import PartialDate, age_in_years, today
+from registry.dates import MAX_AGE_YEARS, PartialDate, age_in_years, today
 from registry.errors import ValidationError
 from registry.records import apply_changes, lock_for_update
 
@@ -77,8 +77,8 @@ def _check_identity_dates(identity: dict) -> None:
     birth, death = identity.get("date_of_birth"), identity.get("date_of_death")
     if birth and birth > today():
         errors["date_of_birth"] = "Date of birth cannot be in the future."
-    elif birth and age_in_years(birth, today()) > settings.REGISTRY_MAX_AGE:
-        errors["date_of_birth"] = f"Date of birth gives an age over {settings.REGISTRY_MAX_AGE}."
+    elif birth and age_in_years(birth, today()) > MAX_AGE_YEARS:
+        errors["date_of_birth"] = f"Date of birth gives an age over {MAX_AGE_YEARS}."
     if death and death > today():
         errors["date_of_death"] = "Date of death cannot be in the future."
     elif death and birth and death < birth:

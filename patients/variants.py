@@ -875,7 +875,8 @@ def _ambiguous_short_form_message(entered: _Entered, reference: _Reference) -> s
     typed = entered.text
     message = (
         f"'{typed}' does not say which numbering it uses: papers before ~2014 used legacy "
-        f"{reference.legacy.label} (722 amino acids), reports now use {reference.current.label} "
+        f"{reference.legacy.label} ({reference.legacy.protein_length} amino acids), "
+        f"reports now use {reference.current.label} "
         f"({reference.current.protein_length} amino acids), and positions differ by {reference.aa_offset}. "
         f"Choose the numbering, or add the transcript: {reference.legacy.label}:p.{typed} (legacy) or "
         f"{reference.current.label}:p.{typed} (current)."

@@ -11,6 +11,9 @@ from django.utils import timezone
 
 from registry.models import DatePrecision
 
+# The oldest age the registry accepts: an older one is a typing error in a date (docs/clinical-rules.md, rule 1).
+MAX_AGE_YEARS = 110
+
 _PARTIAL_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 
 

@@ -26,7 +26,3 @@ def remember_roles(user, names: set[str]) -> None:
 
 def is_staff_member(user) -> bool:
     return STAFF in user_roles(user)
-
-
-def is_patient_user(user) -> bool:
-    return PATIENT in user_roles(user)

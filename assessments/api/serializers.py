@@ -10,10 +10,16 @@ from assessments.models import (
     MilestoneKind,
 )
 from assessments.services import ASSESSMENT_FIELDS, DYNAMOMETRY_RANGE_KG, MEASURE_RANGES
-from patients.api.serializers import PatientRefMixin, RecordSerializer, ReviewFlagsField
 from patients.models import Patient
 from registry.api.fields import PartialDateField, RelatedIdField, UUIDRelatedField
-from registry.api.serializers import FieldsBuiltOnceMixin, LeanRepresentationMixin
+from registry.api.serializers import (
+    FieldsBuiltOnceMixin,
+    LeanRepresentationMixin,
+    PatientRefMixin,
+    RecordSerializer,
+    ReviewFlagsField,
+)
+from registry.dates import MAX_AGE_YEARS
 
 
 class DynamometrySerializer(LeanRepresentationMixin, FieldsBuiltOnceMixin, serializers.ModelSerializer):
@@ -114,7 +120,7 @@ class MilestoneInputSerializer(FieldsBuiltOnceMixin, MilestoneFieldsMixin, seria
     class Meta:
         model = Milestone
         fields = ["patient", "kind", "date", "age_years", "skipped"]
-        extra_kwargs = {"age_years": {"max_value": 110}}
+        extra_kwargs = {"age_years": {"max_value": MAX_AGE_YEARS}}
 
 
 class MilestoneUpdateSerializer(MilestoneInputSerializer):

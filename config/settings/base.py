@@ -58,7 +58,7 @@ WSGI_APPLICATION = "config.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -156,7 +156,14 @@ GNE_REFERENCE_PATH = env.str("GNE_REFERENCE_PATH", default="")
 # Onset outside this window is accepted but flagged for review (DOMAIN.md rule 1).
 REGISTRY_ONSET_REVIEW_MIN_AGE = env.int("REGISTRY_ONSET_REVIEW_MIN_AGE", default=10)
 REGISTRY_ONSET_REVIEW_MAX_AGE = env.int("REGISTRY_ONSET_REVIEW_MAX_AGE", default=60)
-REGISTRY_MAX_AGE = 110
+# Muscle groups (both sides) summed into the hand-held dynamometry composites. The published
+# composites (Lochmüller 2021) do not list their muscles in the sources we have, so a site can
+# set its own (docs/clinical-rules.md, "Unverified facts"). A composite is stored only when every
+# listed group was measured on both sides.
+REGISTRY_HHD_COMPOSITES = {
+    "upper": ["shoulder_abduction", "elbow_flexion", "elbow_extension"],
+    "lower": ["hip_flexion", "hip_abduction", "knee_flexion", "knee_extension", "ankle_dorsiflexion"],
+}
 
 LOGGING = {
     "version": 1,

@@ -1,5 +1,4 @@
 from django_countries.serializer_fields import CountryField
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from patients.models import (
@@ -20,8 +19,15 @@ from patients.models import (
     Variant,
 )
 from patients.services import IDENTITY_FIELDS
-from registry.api.fields import PartialDateField, RelatedIdField, UUIDRelatedField
-from registry.api.serializers import FieldsBuiltOnceMixin, LeanRepresentationMixin
+from registry.api.fields import PartialDateField, UUIDRelatedField
+from registry.api.serializers import (
+    FieldsBuiltOnceMixin,
+    LeanRepresentationMixin,
+    PatientRefMixin,
+    RecordSerializer,
+    ReviewFlagsField,
+)
+from registry.dates import MAX_AGE_YEARS
 from registry.models import YesNoUnknown
 
 NUMBERING_CHOICES = [
@@ -29,35 +35,6 @@ NUMBERING_CHOICES = [
     ("current", "NM_001128227.3 (current)"),
     ("legacy", "NM_005476 (legacy, 31 amino acids shorter)"),
 ]
-
-
-class ReviewFlagSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    field = serializers.CharField()
-    message = serializers.CharField()
-
-
-@extend_schema_field(ReviewFlagSerializer(many=True))
-class ReviewFlagsField(serializers.JSONField):
-    """Review flags as stored (a list of {code, field, message}), read-only."""
-
-    def __init__(self, **kwargs):
-        super().__init__(read_only=True, **kwargs)
-
-
-class RecordSerializer(LeanRepresentationMixin, FieldsBuiltOnceMixin, serializers.ModelSerializer):
-    """Common output fields: the public id, the version (also sent as ETag) and timestamps."""
-
-    id = serializers.UUIDField(source="uuid", read_only=True)
-    version = serializers.IntegerField(read_only=True)
-    created_at = serializers.DateTimeField(read_only=True)
-    updated_at = serializers.DateTimeField(read_only=True)
-
-    RECORD_FIELDS = ["id", "version", "created_at", "updated_at"]
-
-
-class PatientRefMixin(serializers.Serializer):
-    patient = RelatedIdField("patient")
 
 
 # --- Patients ---------------------------------------------------------------------------------
@@ -174,7 +151,7 @@ class DiagnosisInputSerializer(FieldsBuiltOnceMixin, DiagnosisFieldsMixin, seria
     class Meta:
         model = Diagnosis
         fields = ["patient", *DIAGNOSIS_API_FIELDS]
-        extra_kwargs = {"onset_age": {"max_value": 110}, "ck_at_diagnosis": {"max_value": 100_000}}
+        extra_kwargs = {"onset_age": {"max_value": MAX_AGE_YEARS}, "ck_at_diagnosis": {"max_value": 100_000}}
 
 
 class DiagnosisUpdateSerializer(DiagnosisInputSerializer):

@@ -1,14 +1,18 @@
-"""Serializer speed-ups for the high-volume endpoints (see bench/api_bench.py for the figures)."""
+"""Serializers shared by every resource: the record fields, review flags, and the speed-ups for the
+high-volume endpoints (see bench/README.md for the figures)."""
 
 import copy
 import datetime as dt
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import ISO_8601, serializers
 from rest_framework.fields import SkipField, empty
 from rest_framework.relations import PKOnlyObject, RelatedField
 from rest_framework.settings import api_settings
+
+from registry.api.fields import RelatedIdField
 
 
 class FieldsBuiltOnceMixin:
@@ -103,3 +107,32 @@ def _converter(field):
 
 def _same(value):
     return value
+
+
+class ReviewFlagSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    field = serializers.CharField()
+    message = serializers.CharField()
+
+
+@extend_schema_field(ReviewFlagSerializer(many=True))
+class ReviewFlagsField(serializers.JSONField):
+    """Review flags as stored (a list of {code, field, message}), read-only."""
+
+    def __init__(self, **kwargs):
+        super().__init__(read_only=True, **kwargs)
+
+
+class RecordSerializer(LeanRepresentationMixin, FieldsBuiltOnceMixin, serializers.ModelSerializer):
+    """Common output fields: the public id, the version (also sent as ETag) and timestamps."""
+
+    id = serializers.UUIDField(source="uuid", read_only=True)
+    version = serializers.IntegerField(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+
+    RECORD_FIELDS = ["id", "version", "created_at", "updated_at"]
+
+
+class PatientRefMixin(serializers.Serializer):
+    patient = RelatedIdField("patient")
