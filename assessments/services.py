@@ -552,3 +552,46 @@ def milestone_update(*, milestone: Milestone, expected_version: int, data: dict)
 def milestone_delete(*, milestone: Milestone, expected_version: int) -> None:
     _refuse_derived(milestone)
     lock_for_update(milestone, expected_version).delete()
+
+
+# --- Bulk inserts of new patients' histories (the demo cohort) ---------------------------------
+
+
+def assessments_build(
+    *, patient: Patient, entries: list[dict], reported_milestones: list[Milestone] | None = None
+) -> list[Assessment]:
+    """Unsaved assessments of a new patient's visits, checked as `assessment_create` checks each one.
+
+    The entries (the input `assessment_create` takes, without dynamometry) are validated in date
+    order, each against the ones before it and the patient's reported milestones, as if entered one
+    by one: the same errors, computed fields and review flags. `patient` is saved, has no stored
+    assessments, and comes with identity and diagnosis attached. Returns them in date order; the
+    caller saves them (`bulk_create`) and then their derived milestones (`milestones_derived_build`).
+    """
+    record = PatientRecord(assessments=[], milestones=list(reported_milestones or []))
+    built = []
+    for number, data in enumerate(sorted(entries, key=lambda entry: entry["assessment_date"]), start=1):
+        values = {name: data[name] for name in ASSESSMENT_FIELDS if name in data}
+        values |= assessment_validate(patient, values, [], record=record)
+        assessment = Assessment(patient=patient, **values)
+        built.append(assessment)
+        # A stand-in id (negative: never a stored row's) so later entries see this one as recorded.
+        record.assessments.append({name: getattr(assessment, name) for name in HISTORY_FIELDS} | {"id": -number})
+    return built
+
+
+def milestones_derived_build(assessments: list[Assessment]) -> list[Milestone]:
+    """Unsaved derived milestones for just-saved assessments, as `milestones_derive` would make them.
+
+    For patients whose assessments were all bulk-inserted at once (no derived milestones yet).
+    """
+    rows_by_patient: dict[int, list[tuple]] = {}
+    for assessment in assessments:
+        rows_by_patient.setdefault(assessment.patient_id, []).append(
+            (assessment.pk, assessment.assessment_date, assessment.ambulation_class, assessment.wheelchair_use)
+        )
+    return [
+        derived_milestone(patient_id=patient_id, kind=kind, reached_on=day, assessment_id=assessment_id)
+        for patient_id, rows in rows_by_patient.items()
+        for kind, (day, assessment_id) in derived_milestone_dates(rows).items()
+    ]

@@ -10,10 +10,10 @@ What it does, in order:
 3. makes each request once in-process to check it succeeds and to count its SQL queries;
 4. starts gunicorn (2 workers x 4 threads, gthread) on a free port of 127.0.0.1 serving both the
    real API and the minimal views of bench/minimal_views.py;
-5. for each scenario, starts a separate load-generator process (this file with `--loadgen`):
+5. for each scenario, starts a separate load-generator process (bench/loadgen.py):
    N concurrent keep-alive HTTP clients, a warm-up, then a bounded measurement window;
-6. stops gunicorn, deletes the assessments the benchmark created, prints the table and ratios and
-   writes them to bench/results/api_bench-<timestamp>.json.
+6. stops gunicorn, deletes the assessments the benchmark created, and has bench/report.py print
+   the table and ratios and write them to bench/results/api_bench-<timestamp>.json.
 """
 
 from __future__ import annotations
@@ -21,278 +21,34 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import http.client
-import itertools
 import json
 import logging
-import math
 import os
 import platform
 import random
 import signal
 import socket
-import statistics
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # run as a script: `bench` (and the project) importable
+
+from bench import loadgen, report  # noqa: E402
+from bench.report import OPERATIONS, OTHER_LOAD_WARNING, SIDES  # noqa: E402
+
 RESULTS_DIR = ROOT / "bench" / "results"
 BENCH_DB = "gne_registry_bench"
 PG_SERVER = "postgres://postgres@127.0.0.1:5432"
 BENCH_SETTINGS = "bench.settings"
 BENCH_USERNAME = "bench.staff"
 DEMO_SEED = 2026
-TARGET_RATIO = 0.5
-OTHER_LOAD_WARNING = 0.15  # cores used by processes other than gunicorn, its PostgreSQL backends and the client
 
 API_PATH = "/api/v1/assessments/"
 MINIMAL_PATH = "/bench/minimal/assessments/"
-
-# (operation, label) in the order they run; creates last, as they change the data the lists read.
-OPERATIONS = [
-    ("list", "list ?page_size=50"),
-    ("list_patient", "list ?patient=<uuid>"),
-    ("create", "create (POST)"),
-]
-SIDES = ("api", "minimal")
-
-# Same mapping as the demo cohort, so payloads agree with the patient's current stage.
-WHEELCHAIR_FOR_CLASS = {4: "part_time", 5: "full_time"}
-DEVICES_FOR_CLASS = {
-    0: [],
-    1: ["afo"],
-    2: ["afo", "cane"],
-    3: ["afo", "walker"],
-    4: ["walker", "manual_wheelchair"],
-    5: ["power_wheelchair"],
-}
-IBMFRS_WALKING_FOR_CLASS = {0: 4, 1: 3, 2: 2, 3: 2, 4: 1, 5: 0}
-
-
-# --- Load generator (a separate process; no Django) --------------------------------------------
-
-
-def _cpu_ticks(pid: int) -> int:
-    """utime + stime of one process, in clock ticks (0 if it is gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])
-    except (OSError, IndexError, ValueError):
-        return 0
-
-
-def _machine_ticks() -> tuple[int, int]:
-    """(busy, total) clock ticks of the whole machine since boot."""
-    try:
-        with open("/proc/stat") as f:
-            values = [int(v) for v in f.readline().split()[1:]]
-    except OSError:
-        return 0, 0
-    idle = values[3] + (values[4] if len(values) > 4 else 0)
-    total = sum(values[:8])
-    return total - idle, total
-
-
-def _percentile(sorted_values: list[float], fraction: float) -> float | None:
-    """Nearest-rank percentile of an already sorted list."""
-    if not sorted_values:
-        return None
-    rank = max(1, min(len(sorted_values), math.ceil(fraction * len(sorted_values))))
-    return sorted_values[rank - 1]
-
-
-def run_load(spec: dict) -> dict:
-    """Run one scenario: `clients` threads, each with its own keep-alive connection."""
-    port, clients = spec["port"], spec["clients"]
-    requests_ = [(method, path, body.encode() if body is not None else None) for method, path, body in spec["requests"]]
-    headers = {"Authorization": f"Token {spec['token']}", "Accept": "application/json"}
-    post_headers = headers | {"Content-Type": "application/json"}
-    max_requests, worker_pids = spec["max_requests"], spec.get("worker_pids", [])
-    clock_tick = os.sysconf("SC_CLK_TCK")
-
-    counter = itertools.count()  # shared; next() on it is atomic under the GIL
-    lock = threading.Lock()
-    stop = threading.Event()
-    measured = [0]
-    latencies: list[float] = []
-    statuses: dict[str, int] = {}
-    error_samples: list[str] = []
-    last_end = [0.0]
-    cpu: dict[str, dict] = {}
-
-    start_time = time.perf_counter()
-    measure_start = start_time + spec["warmup"]
-    measure_end = measure_start + spec["duration"]
-
-    def sample(name: str, db_ticks: float) -> None:
-        client_times = os.times()
-        cpu[name] = {
-            "time": time.perf_counter(),
-            "server": sum(_cpu_ticks(pid) for pid in worker_pids) / clock_tick,
-            "db": db_ticks / clock_tick,
-            "client": client_times.user + client_times.system,
-            "machine": _machine_ticks(),
-        }
-
-    def sampler() -> None:
-        """CPU use in the measured window; PostgreSQL backends are followed as they come and go.
-
-        Django closes a connection older than CONN_MAX_AGE after a request and opens another, so
-        the backends change during a run: a new one counts from zero (it started in the window),
-        one that ends keeps the last CPU time read from it.
-        """
-        time.sleep(max(0.0, measure_start - time.perf_counter()))
-        db = _DatabaseBackends(spec.get("db_dsn"))
-        sample("start", db.poll(starting=True))
-        while not stop.wait(min(0.5, max(0.0, measure_end - time.perf_counter()))):
-            if time.perf_counter() >= measure_end:
-                break
-            db.poll()
-        sample("end", db.poll())
-        db.close()
-        cpu["db_backends"] = db.seen
-
-    def client() -> None:
-        conn = None
-        local_latencies, local_statuses, local_errors = [], {}, []
-        local_last_end = 0.0
-        while not stop.is_set():
-            if time.perf_counter() >= measure_end:
-                break
-            method, path, body = requests_[next(counter) % len(requests_)]
-            began = time.perf_counter()
-            try:
-                if conn is None:
-                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-                conn.request(method, path, body=body, headers=post_headers if body is not None else headers)
-                response = conn.getresponse()
-                payload = response.read()
-                status = response.status
-                if response.will_close:
-                    conn.close()
-                    conn = None
-            except (OSError, http.client.HTTPException) as error:
-                status, payload = 0, repr(error).encode()
-                if conn is not None:
-                    conn.close()
-                conn = None
-            ended = time.perf_counter()
-            if began < measure_start:
-                continue  # warm-up
-            local_latencies.append(ended - began)
-            key = str(status)
-            local_statuses[key] = local_statuses.get(key, 0) + 1
-            local_last_end = max(local_last_end, ended)
-            if not 200 <= status < 300 and len(local_errors) < 3:
-                local_errors.append(f"{method} {path} -> {status}: {payload[:300].decode(errors='replace')}")
-            with lock:
-                measured[0] += 1
-                if measured[0] >= max_requests:
-                    stop.set()
-        if conn is not None:
-            conn.close()
-        with lock:
-            latencies.extend(local_latencies)
-            for key, count in local_statuses.items():
-                statuses[key] = statuses.get(key, 0) + count
-            error_samples.extend(local_errors[: max(0, 5 - len(error_samples))])
-            last_end[0] = max(last_end[0], local_last_end)
-
-    sampler_thread = threading.Thread(target=sampler, daemon=True)
-    threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
-    sampler_thread.start()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        while thread.is_alive():
-            thread.join(timeout=0.5)
-    stop.set()
-    sampler_thread.join(timeout=5)
-
-    count = len(latencies)
-    elapsed = (last_end[0] - measure_start) if count else 0.0
-    ordered = sorted(latencies)
-    errors = sum(n for code, n in statuses.items() if not code.startswith("2"))
-    result = {
-        "requests": count,
-        "errors": errors,
-        "statuses": statuses,
-        "seconds": round(elapsed, 3),
-        "req_per_s": count / elapsed if elapsed > 0 else 0.0,
-        "p50_ms": (_percentile(ordered, 0.50) or 0) * 1000,
-        "p95_ms": (_percentile(ordered, 0.95) or 0) * 1000,
-        "p99_ms": (_percentile(ordered, 0.99) or 0) * 1000,
-        "max_ms": (ordered[-1] if ordered else 0) * 1000,
-        "error_samples": error_samples,
-    }
-    if "start" in cpu and "end" in cpu and count:
-        start, end = cpu["start"], cpu["end"]
-        window = end["time"] - start["time"]
-        used = {name: end[name] - start[name] for name in ("server", "db", "client")}
-        busy, total = (b - a for a, b in zip(start["machine"], end["machine"], strict=True))
-        machine_cores = busy / total * (os.cpu_count() or 1) if total else None
-        # CPU seconds per request of the gunicorn workers and of the PostgreSQL backends serving them,
-        # and cores in use during the window: what else ran ("other") shows interference.
-        result["server_cpu_ms_per_req"] = used["server"] * 1000 / count if worker_pids else None
-        result["db_cpu_ms_per_req"] = used["db"] * 1000 / count if cpu.get("db_backends") else None
-        result["cores"] = {name: round(value / window, 2) for name, value in used.items()} if window else {}
-        if machine_cores is not None and window:
-            result["cores"]["machine"] = round(machine_cores, 2)
-            result["cores"]["other"] = round(machine_cores - sum(used.values()) / window, 2)
-    return result
-
-
-class _DatabaseBackends:
-    """CPU time used by the PostgreSQL backends connected to the benchmark database, since a start."""
-
-    def __init__(self, dsn: str | None):
-        self.baseline: dict[int, int] = {}
-        self.last: dict[int, int] = {}
-        self.connection = None
-        try:
-            import psycopg2
-
-            self.connection = psycopg2.connect(dsn) if dsn else None
-        except Exception:  # CPU figures are extras; never fail the run over them
-            self.connection = None
-
-    @property
-    def seen(self) -> int:
-        return len(self.last)
-
-    def poll(self, starting: bool = False) -> int:
-        """Clock ticks used since the start by every backend seen so far."""
-        if self.connection is None:
-            return 0
-        try:
-            with self.connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                )
-                pids = [row[0] for row in cursor.fetchall()]
-            self.connection.rollback()
-        except Exception:
-            pids = []
-        for pid in set(pids) | set(self.last):
-            ticks = _cpu_ticks(pid)
-            if ticks:
-                self.last[pid] = max(ticks, self.last.get(pid, 0))
-            if starting:
-                self.baseline[pid] = self.last.get(pid, 0)
-        return sum(ticks - self.baseline.get(pid, 0) for pid, ticks in self.last.items())
-
-    def close(self) -> None:
-        if self.connection is not None:
-            self.connection.close()
-
-
-def loadgen_main() -> None:
-    spec = json.load(sys.stdin)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
-    json.dump(run_load(spec), sys.stdout)
 
 
 # --- Orchestration (Django, database, gunicorn) ------------------------------------------------
@@ -386,6 +142,7 @@ def delete_created(user) -> int:
 def build_requests(rng: random.Random, count: int) -> dict[str, dict[str, list]]:
     """The request lists each scenario cycles through, the same for the API and minimal sides."""
     from assessments.models import Assessment
+    from demo.cohort import STAGE_PROFILES  # the demo's own mapping, so payloads match the stage
     from patients.models import EnrollmentStatus, Patient
     from registry.dates import today
 
@@ -409,6 +166,7 @@ def build_requests(rng: random.Random, count: int) -> dict[str, dict[str, list]]
     bodies = []
     for _ in range(count):
         uuid, (last_date, ambulation_class) = rng.choice(candidates)
+        profile = STAGE_PROFILES[ambulation_class]
         # A new visit between the last one and today, at the stage the patient has reached: valid
         # (after onset, before today, patient alive and enrolled) and never a "walking again".
         span = max(0, (day - last_date).days)
@@ -417,13 +175,13 @@ def build_requests(rng: random.Random, count: int) -> dict[str, dict[str, list]]
             "assessment_date": (last_date + dt.timedelta(days=rng.randint(min(span, 1), span))).isoformat(),
             "source": "clinician",
             "ambulation_class": ambulation_class,
-            "wheelchair_use": WHEELCHAIR_FOR_CLASS.get(ambulation_class, "none"),
-            "devices": DEVICES_FOR_CLASS.get(ambulation_class, []),
+            "wheelchair_use": profile.wheelchair_use,
+            "devices": list(profile.devices),
             "falls_count": rng.randint(0, 3),
             "ibmfrs_swallowing": 4,
             "ibmfrs_handwriting": rng.randint(2, 4),
             "ibmfrs_dressing": rng.randint(1, 4),
-            "ibmfrs_walking": IBMFRS_WALKING_FOR_CLASS[ambulation_class],
+            "ibmfrs_walking": profile.ibmfrs_walking,
             "grip_left_kg": round(rng.uniform(8, 30), 1),
         }
         bodies.append(json.dumps(body))
@@ -485,8 +243,8 @@ def preflight(token: str, requests_: dict, operations: list[str]) -> tuple[dict,
 
 
 def machine_busy_cores(seconds: float = 1.0) -> float:
-    (busy0, total0), _ = _machine_ticks(), time.sleep(seconds)
-    busy1, total1 = _machine_ticks()
+    (busy0, total0), _ = loadgen.machine_ticks(), time.sleep(seconds)
+    busy1, total1 = loadgen.machine_ticks()
     return (busy1 - busy0) / (total1 - total0) * (os.cpu_count() or 1) if total1 > total0 else 0.0
 
 
@@ -578,7 +336,7 @@ def stop_gunicorn(process: subprocess.Popen | None, log_file) -> None:
 
 def run_scenario(spec: dict, timeout: float) -> dict:
     process = subprocess.Popen(
-        [sys.executable, __file__, "--loadgen"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT, text=True
+        [sys.executable, loadgen.__file__], stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT, text=True
     )
     try:
         out, _ = process.communicate(json.dumps(spec), timeout=timeout)
@@ -589,84 +347,6 @@ def run_scenario(spec: dict, timeout: float) -> dict:
     if process.returncode != 0:
         raise SystemExit(f"The load generator failed (exit {process.returncode}).")
     return json.loads(out)
-
-
-def _fmt(value, digits=1) -> str:
-    return "-" if value is None else f"{value:,.{digits}f}"
-
-
-def _median_of_rounds(rounds: list[dict]) -> dict:
-    """One scenario's figures over its rounds: counts summed, rates and latencies as medians."""
-    median = {}
-    for key in ("req_per_s", "p50_ms", "p95_ms", "p99_ms", "server_cpu_ms_per_req", "db_cpu_ms_per_req"):
-        values = [r[key] for r in rounds if r.get(key) is not None]
-        median[key] = statistics.median(values) if values else None
-    median["requests"] = sum(r["requests"] for r in rounds)
-    median["errors"] = sum(r["errors"] for r in rounds)
-    return median
-
-
-def report(results: dict, queries: dict, skipped: dict[str, str]) -> tuple[str, dict]:
-    rounds_of = results
-    results = {side: {op: _median_of_rounds(rounds) for op, rounds in ops.items()} for side, ops in rounds_of.items()}
-    lines = []
-    header = (
-        f"{'scenario':<32}{'requests':>9}{'errors':>8}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
-        f"{'SQL/req':>9}{'app CPU ms':>12}{'DB CPU ms':>11}"
-    )
-    lines += [header, "-" * len(header)]
-    for operation, label in OPERATIONS:
-        for side in SIDES:
-            r = results.get(side, {}).get(operation)
-            if r is None:
-                continue
-            lines.append(
-                f"{(side + ' ' + label):<32}{r['requests']:>9,}{r['errors']:>8,}{_fmt(r['req_per_s']):>9}"
-                f"{_fmt(r['p50_ms']):>9}{_fmt(r['p95_ms']):>9}{_fmt(r['p99_ms']):>9}"
-                f"{queries.get(side, {}).get(operation, '-'):>9}{_fmt(r.get('server_cpu_ms_per_req')):>12}"
-                f"{_fmt(r.get('db_cpu_ms_per_req')):>11}"
-            )
-    lines.append("")
-    ratios = {}
-    header = f"{'API / minimal':<32}{'throughput':>11}{'p95 latency':>13}   target throughput >= {TARGET_RATIO}"
-    lines += [header, "-" * len(header)]
-    for operation, label in OPERATIONS:
-        api, minimal = results.get("api", {}).get(operation), results.get("minimal", {}).get(operation)
-        if not api or not minimal or not minimal["req_per_s"] or not minimal["p95_ms"]:
-            continue
-        # The median of paired rounds (each API run against the minimal run beside it).
-        pairs = zip(rounds_of["api"][operation], rounds_of["minimal"][operation], strict=False)
-        ratio = statistics.median(a["req_per_s"] / m["req_per_s"] for a, m in pairs if m["req_per_s"])
-        latency = api["p95_ms"] / minimal["p95_ms"]
-        met = ratio >= TARGET_RATIO
-        ratios[operation] = {"throughput": round(ratio, 3), "p95": round(latency, 3), "target_met": met}
-        lines.append(f"{label:<32}{ratio:>11.2f}{latency:>12.1f}x   {'met' if met else 'NOT met'}")
-    errors = [(side, op, r) for side in rounds_of for op, rs in rounds_of[side].items() for r in rs if r["errors"]]
-    if errors:
-        lines.append("")
-        lines.append("NON-2xx RESPONSES (figures for these scenarios are not trustworthy):")
-        for side, operation, r in errors:
-            lines.append(f"  {side} {operation}: {r['errors']} of {r['requests']} ({r['statuses']})")
-            lines += [f"    {sample}" for sample in r["error_samples"]]
-    busy_elsewhere = [
-        (r["cores"]["other"], side, op)
-        for side in rounds_of
-        for op, rs in rounds_of[side].items()
-        for r in rs
-        if r.get("cores", {}).get("other") is not None
-    ]
-    if busy_elsewhere and max(busy_elsewhere)[0] > OTHER_LOAD_WARNING:
-        cores, side, operation = max(busy_elsewhere)
-        lines.append("")
-        lines.append(
-            f"WARNING: other processes used up to {cores:.2f} of {os.cpu_count()} cores during the measurements "
-            f"({side} {operation}); the machine was not quiet and the figures are unreliable."
-        )
-    if skipped:
-        lines.append("")
-        lines.append("SKIPPED (the request fails before any load; no figures):")
-        lines += [f"  {operation}: {reason}" for operation, reason in skipped.items()]
-    return "\n".join(lines), ratios
 
 
 def machine_info() -> dict:
@@ -796,35 +476,17 @@ def main(argv: list[str] | None = None) -> int:
             log(f"Deleted the {deleted} rows this run created.")
         connections.close_all()
 
-    table, ratios = report(results, queries, skipped)
-    print()
-    print(
-        f"GNE registry assessment API vs minimal Django view - {args.clients} clients, "
-        f"gunicorn {args.workers}x{args.threads} gthread, PostgreSQL {info['postgres']}, "
-        f"{db['patients']:,} patients / {db['assessments']:,} assessments, {info['cpus']} CPUs"
-    )
-    print()
-    print(table)
     out = RESULTS_DIR / f"api_bench-{stamp}.json"
-    out.write_text(
-        json.dumps(
-            {
-                "timestamp": stamp,
-                "machine": info,
-                "database": db,
-                "config": vars(args) | {"conn_max_age": os.environ.get("BENCH_CONN_MAX_AGE", "60")},
-                "queries_per_request": queries,
-                "skipped": skipped,
-                "results": results,
-                "ratios": ratios,
-                "table": table,
-            },
-            indent=2,
-            default=str,
-        )
-    )
-    print()
-    print(f"Written to {out.relative_to(ROOT)}")
+    run = {
+        "timestamp": stamp,
+        "machine": info,
+        "database": db,
+        "config": vars(args) | {"conn_max_age": os.environ.get("BENCH_CONN_MAX_AGE", "60")},
+        "queries_per_request": queries,
+        "skipped": skipped,
+        "results": results,
+    }
+    report.publish(run, out, shown_as=out.relative_to(ROOT))
     if log_path.exists() and log_path.stat().st_size == 0:
         log_path.unlink()
     failed = skipped or any(r["errors"] for side in results.values() for rounds in side.values() for r in rounds)
@@ -832,11 +494,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    if "--loadgen" in sys.argv[1:]:
-        loadgen_main()
-    else:
-        try:
-            sys.exit(main())
-        except KeyboardInterrupt:
-            log("Interrupted; gunicorn stopped.")
-            sys.exit(130)
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        log("Interrupted; gunicorn stopped.")
+        sys.exit(130)

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "registry",
     "patients",
     "assessments",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -3,11 +3,14 @@
 Numbers follow the published natural history in DOMAIN.md: onset 27.7 ± 9.6 years; AFO within about
 5 years; cane/braces at about 12.4 years from onset; wheelchair at about 12-15; loss of ambulation at
 about 21; genetic diagnosis about 5 years after onset; founder variants by ancestry. Every record is
-invented: names come from Faker and no row describes a real person.
+invented and no row describes a real person: names are drawn from short built-in lists, e-mail
+addresses use the domains reserved for documentation, and phone numbers the range kept for fiction.
+Only the runtime requirements are needed (no Faker), so `seed_demo` works on any install.
 
-Rows are bulk-inserted for speed (5,000 patients in well under a minute), but the computed
-fields, review flags and derived milestones come from the same service functions as every
-other entry path.
+Rows are bulk-inserted for speed (5,000 patients in well under a minute), but genotypes,
+assessments and derived milestones are built by the services' own functions (`genotypes_build`,
+`assessments_build`, `milestones_derived_build`), with the same parsing, zygosity, checks, computed
+fields and review flags as every other entry path.
 """
 
 from __future__ import annotations
@@ -19,11 +22,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
-from faker import Faker
 
 from assessments.models import (
     IBMFRS_ITEMS,
     MILESTONE_ORDER,
+    AmbulationClass,
     Assessment,
     Device,
     Milestone,
@@ -32,12 +35,7 @@ from assessments.models import (
     Source,
     WheelchairUse,
 )
-from assessments.services import (
-    assessment_computed_fields,
-    assessment_review_flags,
-    derived_milestone,
-    derived_milestone_dates,
-)
+from assessments.services import assessments_build, milestones_derived_build
 from patients.models import (
     ConsentDocument,
     ConsentGrant,
@@ -53,10 +51,8 @@ from patients.models import (
     Site,
     Treatment,
     TreatmentKind,
-    Zygosity,
 )
-from patients.services import variant_for
-from patients.variants import parse_variant
+from patients.services import genotypes_build
 from registry.dates import today
 
 M743T, V603L, D207V = "c.2228T>C", "c.1807G>C", "c.620A>T"
@@ -100,9 +96,46 @@ POPULATIONS = [
     Population(["hispanic_latino"], ["BR", "MX", "US"], 0.05, [(M743T, OTHER_VARIANTS[7], 1.0)]),
 ]
 
+
+@dataclass(frozen=True)
+class StageProfile:
+    """What a patient at one ambulation class typically records: wheelchair use, devices, IBMFRS walking."""
+
+    wheelchair_use: str
+    devices: tuple[str, ...]
+    ibmfrs_walking: int
+
+
+# The one mapping from stage to devices and wheelchair use; the benchmark's payloads use it too.
+STAGE_PROFILES: dict[int, StageProfile] = {
+    AmbulationClass.UNAIDED: StageProfile(WheelchairUse.NONE, (), 4),
+    AmbulationClass.AFO_ONLY: StageProfile(WheelchairUse.NONE, (Device.AFO,), 3),
+    AmbulationClass.CANE: StageProfile(WheelchairUse.NONE, (Device.AFO, Device.CANE), 2),
+    AmbulationClass.WALKER: StageProfile(WheelchairUse.NONE, (Device.AFO, Device.WALKER), 2),
+    AmbulationClass.WHEELCHAIR_PART_TIME: StageProfile(
+        WheelchairUse.PART_TIME, (Device.WALKER, Device.MANUAL_WHEELCHAIR), 1
+    ),
+    AmbulationClass.WHEELCHAIR_FULL_TIME: StageProfile(WheelchairUse.FULL_TIME, (Device.POWER_WHEELCHAIR,), 0),
+}
+
 # Mean years from onset to each stage (AFO, cane, walker, part-time wheelchair, full-time).
 MEAN_YEARS_TO_STAGE = [4.5, 10.0, 12.5, 14.0, 21.1]
 DEMO_PASSWORD = "demo-registry-pass"
+
+# Invented contact details. Given and family names are drawn independently from these lists, so a
+# name describes nobody; e-mail domains are those reserved for documentation (RFC 2606) and phone
+# numbers are in the 555-0100 to 555-0199 range that North American numbering keeps for fiction.
+GIVEN_NAMES = [
+    "Ada", "Amir", "Ana", "Chen", "Dana", "David", "Elena", "Hana", "Ivan", "Jin", "Kenji", "Lea",
+    "Lucas", "Maya", "Mei", "Noam", "Olga", "Omar", "Priya", "Ravi", "Sara", "Tomas", "Yuki", "Zoe",
+]  # fmt: skip
+FAMILY_NAMES = [
+    "Alvarez", "Bauer", "Cohen", "Dubois", "Evans", "Fischer", "Garcia", "Haddad", "Ito", "Kim",
+    "Kumar", "Levi", "Li", "Martin", "Novak", "Petrov", "Rossi", "Sato", "Silva", "Tanaka", "Wang",
+    "Weber", "Yilmaz", "Zhang",
+]  # fmt: skip
+EMAIL_DOMAINS = ["example.org", "example.com", "example.net"]
+PHONE_AREA_CODES = ["202", "312", "415", "617", "713", "808"]
 
 
 def _pick(rng: random.Random, options: list, weights: list[float]):
@@ -113,18 +146,34 @@ def _add_years(day: dt.date, years: float) -> dt.date:
     return day + dt.timedelta(days=round(years * 365.25))
 
 
+class SyntheticContacts:
+    """Invented names, e-mail addresses and phone numbers; the same seed gives the same ones.
+
+    A random stream of its own, so the clinical data of a seed do not depend on how contacts are made.
+    """
+
+    def __init__(self, *, seed: int):
+        self.rng = random.Random(f"demo-contacts-{seed}")
+        self.issued = 0
+
+    def next(self) -> dict[str, str]:
+        rng = self.rng
+        self.issued += 1
+        given, family = rng.choice(GIVEN_NAMES), rng.choice(FAMILY_NAMES)
+        return {
+            "given_name": given,
+            "family_name": family,
+            # The running number keeps addresses unique within a cohort.
+            "email": f"{given}.{family}.{self.issued}@{rng.choice(EMAIL_DOMAINS)}".lower(),
+            "phone": f"+1 {rng.choice(PHONE_AREA_CODES)} 555 01{rng.randint(0, 99):02d}",
+        }
+
+
 class CohortBuilder:
     def __init__(self, *, seed: int):
         self.rng = random.Random(seed)
-        self.faker = Faker()
-        self.faker.seed_instance(seed)
+        self.contacts = SyntheticContacts(seed=seed)
         self.today = today()
-        self.variants = {}
-
-    def variant(self, name: str):
-        if name not in self.variants:
-            self.variants[name] = variant_for(parse_variant(name, numbering="current"))
-        return self.variants[name]
 
     # --- one patient, in memory ---------------------------------------------------------------
 
@@ -140,26 +189,19 @@ class CohortBuilder:
     def stage_on(self, day: dt.date, stage_dates: list[dt.date]) -> int:
         return sum(1 for reached in stage_dates if reached <= day)
 
-    def assessment_values(self, day: dt.date, stage: int, onset: dt.date, source: str) -> tuple[dict, list]:
+    def assessment_values(self, day: dt.date, stage: int, onset: dt.date, source: str) -> dict:
+        """One visit's input, as `assessment_create` takes it (computed fields and flags come later)."""
         rng = self.rng
         years = (day - onset).days / 365.25
-        wheelchair = {4: WheelchairUse.PART_TIME, 5: WheelchairUse.FULL_TIME}.get(stage, WheelchairUse.NONE)
-        devices = {
-            0: [],
-            1: [Device.AFO],
-            2: [Device.AFO, Device.CANE],
-            3: [Device.AFO, Device.WALKER],
-            4: [Device.WALKER, Device.MANUAL_WHEELCHAIR],
-            5: [Device.POWER_WHEELCHAIR],
-        }[stage]
+        profile = STAGE_PROFILES[stage]
         falls = 0 if stage == 5 else min(60, int(rng.expovariate(1 / (1 + 2 * min(stage, 3)))))
         injurious = sum(rng.random() < 0.2 for _ in range(falls))
         values = {
             "assessment_date": day,
             "source": source,
             "ambulation_class": stage,
-            "wheelchair_use": wheelchair,
-            "devices": devices,
+            "wheelchair_use": profile.wheelchair_use,
+            "devices": list(profile.devices),
             "falls_count": falls,
             "injurious_falls_count": injurious,
             "fractures_count": sum(rng.random() < 0.1 for _ in range(injurious)),
@@ -167,13 +209,12 @@ class CohortBuilder:
             "ibmfrs_version": "IBMFRS 2008",
         }
         if rng.random() < 0.85:  # some visits skip the questionnaire: realistic missing data
-            walking = {0: 4, 1: 3, 2: 2, 3: 2, 4: 1, 5: 0}[stage]
             decline = years / 10
             for name in IBMFRS_ITEMS:
                 lower_limb = name in ("ibmfrs_sit_to_stand", "ibmfrs_climbing_stairs", "ibmfrs_turning_in_bed")
                 base = 4 - decline * (1.3 if lower_limb else 0.5) + rng.uniform(-0.5, 0.5)
                 values[name] = max(0, min(4, round(base)))
-            values["ibmfrs_walking"] = walking
+            values["ibmfrs_walking"] = profile.ibmfrs_walking
             values["ibmfrs_swallowing"] = max(values["ibmfrs_swallowing"], 3)
         if source == Source.PATIENT and stage == 5 and "ibmfrs_walking" in values and rng.random() < 0.25:
             # Self-reports are not always consistent; these show up as review flags for staff.
@@ -192,7 +233,7 @@ class CohortBuilder:
             values["grip_right_kg"] = Decimal(f"{grip + rng.gauss(0, 1.5):.1f}").max(Decimal("1.0"))
             values["fvc_percent_predicted"] = Decimal(f"{max(40, 98 - 0.8 * years + rng.gauss(0, 6)):.1f}")
             values["ck_u_per_l"] = max(60, int(rng.gauss(650, 250) - 10 * years))
-        return values, []
+        return values
 
     def build_patient(self, population: Population) -> dict:
         rng = self.rng
@@ -225,9 +266,10 @@ class CohortBuilder:
             source = _pick(rng, [Source.PATIENT, Source.CLINICIAN, Source.IMPORTED], [0.6, 0.35, 0.05])
             visits.append(self.assessment_values(day, self.stage_on(day, stage_dates), onset, source))
             day = day + dt.timedelta(days=rng.randint(120, 365))
-        last_visit = visits[-1][0]["assessment_date"]
+        last_visit = visits[-1]["assessment_date"]
         status_date = min(self.today, last_visit + dt.timedelta(days=rng.randint(1, 60)))
         genetic_dx = min(self.today, _add_years(onset, rng.expovariate(1 / 5.2)))
+        contact = self.contacts.next()
         return {
             "patient": Patient(
                 sex=rng.choice([Sex.FEMALE, Sex.MALE]),
@@ -239,12 +281,12 @@ class CohortBuilder:
             ),
             "country": population.countries[0],
             "identity": PatientIdentity(
-                given_name=self.faker.first_name(),
-                family_name=self.faker.last_name(),
+                given_name=contact["given_name"],
+                family_name=contact["family_name"],
                 date_of_birth=birth,
                 date_of_death=status_date if status == EnrollmentStatus.DECEASED else None,
-                email=self.faker.unique.email(),
-                phone=self.faker.phone_number()[:40],
+                email=contact["email"],
+                phone=contact["phone"],
                 hospital_id=f"H{rng.randint(10**6, 10**7 - 1)}",
             ),
             "events": [
@@ -273,7 +315,12 @@ class CohortBuilder:
                 prior_misdiagnoses=rng.choice([[], [], ["sporadic_ibm"], ["cmt"], ["polymyositis", "limb_girdle"]]),
                 biopsy_done=rng.choice(["yes", "no", "unknown"]),
             ),
-            "alleles": (allele1, allele2),
+            "genotype": {
+                "allele1": allele1,
+                "allele1_numbering": "current",
+                "allele2": allele2,
+                "allele2_numbering": "current",
+            },
             "visits": visits,
             "pre_enrollment_stages": [
                 (kind_index, reached) for kind_index, reached in enumerate(stage_dates) if reached < enrolled
@@ -342,15 +389,17 @@ def seed_demo_cohort(*, patients: int, seed: int = 2026, progress: Callable[[int
 
 
 def _insert_batch(rows: list[dict], builder: CohortBuilder, sites: dict, consent: ConsentDocument) -> None:
+    """Insert one batch: the patients' own rows first, as the assessment checks read them."""
     rng = builder.rng
     site_by_country = {"IL": sites["tel-aviv"], "JP": sites["tokyo"], "GB": sites["newcastle"]}
     for row in rows:
         row["patient"].site = site_by_country.get(row["patient"].country, sites["foundation"])
     Patient.objects.bulk_create([row["patient"] for row in rows])
-    identities, events, diagnoses, genotypes, treatments, grants = [], [], [], [], [], []
-    assessments, milestones = [], []
+    identities, events, diagnoses, treatments, grants, reported = [], [], [], [], [], {}
     for row in rows:
         patient = row["patient"]
+        # Setting a one-to-one's patient attaches it to the patient too: the assessment checks read
+        # identity and diagnosis from there, without a query.
         row["identity"].patient = patient
         identities.append(row["identity"])
         events += [
@@ -359,68 +408,43 @@ def _insert_batch(rows: list[dict], builder: CohortBuilder, sites: dict, consent
         ]
         row["diagnosis"].patient = patient
         diagnoses.append(row["diagnosis"])
-        allele1, allele2 = row["alleles"]
-        genotypes.append(
-            Genotype(
-                patient=patient,
-                allele1=builder.variant(allele1),
-                allele1_entered_as=allele1,
-                allele2=builder.variant(allele2),
-                allele2_entered_as=allele2,
-                allele2_entered_numbering="current",
-                zygosity=Zygosity.HOMOZYGOUS if allele1 == allele2 else Zygosity.COMPOUND_HETEROZYGOUS,
-            )
-        )
         for treatment in row["treatments"]:
             treatment.patient = patient
             treatments.append(treatment)
         enrolled_on = row["events"][1][1]
-        grants.append(
+        # A withdrawal ends every consent the patient had given, on the day it takes effect.
+        withdrawn_on = row["events"][-1][1] if patient.status == EnrollmentStatus.WITHDRAWN else None
+        purposes = [ConsentPurpose.RESEARCH] + ([ConsentPurpose.RECONTACT] if rng.random() < 0.7 else [])
+        grants += [
             ConsentGrant(
-                patient=patient,
-                document=consent,
-                purpose=ConsentPurpose.RESEARCH,
-                granted_on=enrolled_on,
-                withdrawn_on=row["events"][-1][1] if patient.status == "withdrawn" else None,
+                patient=patient, document=consent, purpose=purpose, granted_on=enrolled_on, withdrawn_on=withdrawn_on
             )
-        )
-        if rng.random() < 0.7:
-            grants.append(
-                ConsentGrant(
-                    patient=patient, document=consent, purpose=ConsentPurpose.RECONTACT, granted_on=enrolled_on
-                )
-            )
-        for values, dynamometry in row["visits"]:
-            values |= assessment_computed_fields(values, dynamometry)
-            values["review_flags"] = assessment_review_flags(values)
-            assessments.append(Assessment(patient=patient, **values))
+            for purpose in purposes
+        ]
         # Stages reached before enrollment are known only from the patient's recollection.
-        for kind_index, reached in row["pre_enrollment_stages"]:
-            if rng.random() < 0.6:
-                milestones.append(
-                    Milestone(
-                        patient=patient,
-                        kind=MILESTONE_ORDER[kind_index],
-                        source=MilestoneSource.REPORTED,
-                        date=reached.replace(month=1, day=1),
-                        date_precision="year",
-                    )
-                )
+        reported[patient.pk] = [
+            Milestone(
+                patient=patient,
+                kind=MILESTONE_ORDER[kind_index],
+                source=MilestoneSource.REPORTED,
+                date=reached.replace(month=1, day=1),
+                date_precision="year",
+            )
+            for kind_index, reached in row["pre_enrollment_stages"]
+            if rng.random() < 0.6
+        ]
     PatientIdentity.objects.bulk_create(identities)
     EnrollmentEvent.objects.bulk_create(events)
     Diagnosis.objects.bulk_create(diagnoses)
-    Genotype.objects.bulk_create(genotypes)
+    Genotype.objects.bulk_create(genotypes_build([(row["patient"], row["genotype"]) for row in rows]))
     Treatment.objects.bulk_create(treatments)
     ConsentGrant.objects.bulk_create(grants)
-    Assessment.objects.bulk_create(assessments, batch_size=1000)
-    by_patient: dict[int, list] = {}
-    for assessment in assessments:
-        by_patient.setdefault(assessment.patient_id, []).append(
-            (assessment.pk, assessment.assessment_date, assessment.ambulation_class, assessment.wheelchair_use)
+    assessments = []
+    for row in rows:
+        patient = row["patient"]
+        assessments += assessments_build(
+            patient=patient, entries=row["visits"], reported_milestones=reported[patient.pk]
         )
-    for patient_id, rows_for_patient in by_patient.items():
-        for kind, (day, assessment_id) in derived_milestone_dates(rows_for_patient).items():
-            milestones.append(
-                derived_milestone(patient_id=patient_id, kind=kind, reached_on=day, assessment_id=assessment_id)
-            )
-    Milestone.objects.bulk_create(milestones, batch_size=1000)
+    Assessment.objects.bulk_create(assessments, batch_size=1000)
+    milestones = [milestone for patient_milestones in reported.values() for milestone in patient_milestones]
+    Milestone.objects.bulk_create(milestones + milestones_derived_build(assessments), batch_size=1000)

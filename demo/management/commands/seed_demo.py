@@ -3,9 +3,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 
+from demo.cohort import DEMO_PASSWORD, seed_demo_cohort
 from patients.models import Patient
 from registry import roles
-from registry.demo import DEMO_PASSWORD, seed_demo_cohort
 
 
 class Command(BaseCommand):
