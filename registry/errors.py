@@ -2,7 +2,7 @@
 
 from django.core.exceptions import ValidationError  # re-exported: services raise it for rule violations
 
-__all__ = ("StaleVersionError", "ValidationError")
+__all__ = ("RecordGoneError", "StaleVersionError", "ValidationError")
 
 
 class StaleVersionError(Exception):
@@ -11,3 +11,10 @@ class StaleVersionError(Exception):
     def __init__(self, *, current_version: int):
         super().__init__(f"The record has changed since it was read (now version {current_version}).")
         self.current_version = current_version
+
+
+class RecordGoneError(Exception):
+    """The record was deleted while the write waited for it (for example by a concurrent DELETE)."""
+
+    def __init__(self):
+        super().__init__("The record no longer exists; it was deleted while your change was being made.")

@@ -3,6 +3,7 @@ and anonymous. Each `*_client` is an API client authenticated with that persona'
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -10,10 +11,26 @@ from registry import roles
 from tests import factories
 
 
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Each test starts with no rate-limit history (the token endpoint's throttle lives in the cache)."""
+    cache.clear()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The role groups, which a migration creates: a reused test database whose tables an earlier
+    transactional test flushed would otherwise lack them."""
+    with django_db_blocker.unblock():
+        for name in roles.ROLES:
+            Group.objects.get_or_create(name=name)
+
+
 def _user_with_role(username: str, role: str | None):
     user = factories.UserFactory(username=username)
     if role:
-        user.groups.add(Group.objects.get(name=role))
+        # get_or_create: transactional tests flush the groups the migration made.
+        user.groups.add(Group.objects.get_or_create(name=role)[0])
     return user
 
 

@@ -17,7 +17,7 @@ DOCKERFILE_PATH = ROOT / "Dockerfile"
 ENV_EXAMPLE_PATH = ROOT / ".env.example"
 
 APP_SERVICES = ("web", "worker", "beat")
-LONG_RUNNING = ("web", "worker", "beat", "db", "redis")
+LONG_RUNNING = ("proxy", "web", "worker", "beat", "db", "redis")
 SECRET_VARS = ("DJANGO_SECRET_KEY", "POSTGRES_PASSWORD")
 PRODUCTION_SETTINGS = "config.settings.production"
 EXPORTS_PATH = "/app/exports"
@@ -244,11 +244,27 @@ def test_exports_volume_is_shared_by_web_and_worker():
     assert web_source == worker_source
 
 
-def test_only_web_publishes_a_port():
-    assert [str(port) for port in services()["web"]["ports"]] == ["8000:8000"]
+def test_only_the_proxy_publishes_ports():
+    assert sorted(str(port) for port in services()["proxy"]["ports"]) == ["443:443", "80:80"]
     for name, service in services().items():
-        if name != "web":
+        if name != "proxy":
             assert not service.get("ports"), f"{name} should not be reachable from the host"
+
+
+def test_the_proxy_terminates_tls_and_forwards_to_gunicorn():
+    """Django trusts X-Forwarded-Proto in production; that is safe only while gunicorn is reachable
+    through a proxy that sets the header itself."""
+    proxy = services()["proxy"]
+    assert proxy["image"].startswith("caddy:2")
+    assert volume_mounts(proxy)["/etc/caddy/Caddyfile"] == "./deploy/Caddyfile"
+    caddyfile = (ROOT / "deploy" / "Caddyfile").read_text()
+    directives = [line.strip() for line in caddyfile.splitlines() if line.strip() and not line.strip().startswith("#")]
+    assert "reverse_proxy web:8000" in directives
+    # Trusting no upstream proxies makes Caddy replace any X-Forwarded-* header a client sends.
+    assert not any("trusted_proxies" in line for line in directives)
+    assert [str(port) for port in services()["web"].get("expose", [])] == ["8000"]
+    assert environment(services()["web"])["NUM_PROXIES"] == "1"
+    named_volume_at("proxy", "/data")  # certificates survive the container being recreated
 
 
 def test_no_literal_secrets_in_any_environment():

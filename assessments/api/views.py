@@ -7,6 +7,7 @@ from assessments.api import serializers as s
 from assessments.api.filters import AssessmentFilter, MilestoneFilter
 from assessments.models import Assessment, Milestone
 from assessments.selectors import assessments_attach_measurements
+from registry.api.idempotency import idempotent
 from registry.api.views import PatientScopedViewSet, write_schema
 
 
@@ -35,6 +36,7 @@ class AssessmentViewSet(PatientScopedViewSet):
         return assessments_attach_measurements([assessment])[0]
 
     @write_schema(s.AssessmentInputSerializer, s.AssessmentOutputSerializer, status_code=201)
+    @idempotent
     def create(self, request):
         data = self.input(s.AssessmentInputSerializer)
         dynamometry = data.pop("dynamometry", [])
@@ -46,7 +48,7 @@ class AssessmentViewSet(PatientScopedViewSet):
             return self.respond(assessment, status.HTTP_201_CREATED)
         return self.respond(self._with_dynamometry(assessment), status.HTTP_201_CREATED)
 
-    @write_schema(s.AssessmentUpdateSerializer, s.AssessmentOutputSerializer, concurrency=True)
+    @write_schema(s.AssessmentUpdateSerializer, s.AssessmentOutputSerializer)
     def update(self, request, id=None, partial=False):
         assessment = self.get_object()
         data = self.input(s.AssessmentUpdateSerializer, partial=partial)
@@ -58,11 +60,11 @@ class AssessmentViewSet(PatientScopedViewSet):
         )
         return self.respond(self._with_dynamometry(assessment))
 
-    @write_schema(s.AssessmentUpdateSerializer, s.AssessmentOutputSerializer, concurrency=True)
+    @write_schema(s.AssessmentUpdateSerializer, s.AssessmentOutputSerializer)
     def partial_update(self, request, id=None):
         return self.update(request, id=id, partial=True)
 
-    @write_schema(None, None, status_code=204, concurrency=True)
+    @write_schema(None, None, status_code=204)
     def destroy(self, request, id=None):
         services.assessment_delete(assessment=self.get_object(), expected_version=self.expected_version())
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -78,23 +80,24 @@ class MilestoneViewSet(PatientScopedViewSet):
     ordering = ["patient_id", "date", "id"]
 
     @write_schema(s.MilestoneInputSerializer, s.MilestoneOutputSerializer, status_code=201)
+    @idempotent
     def create(self, request):
         data = self.input(s.MilestoneInputSerializer)
         milestone = services.milestone_report(patient=data.pop("patient"), data=data)
         return self.respond(milestone, status.HTTP_201_CREATED)
 
-    @write_schema(s.MilestoneUpdateSerializer, s.MilestoneOutputSerializer, concurrency=True)
+    @write_schema(s.MilestoneUpdateSerializer, s.MilestoneOutputSerializer)
     def update(self, request, id=None, partial=False):
         milestone = self.get_object()
         data = self.input(s.MilestoneUpdateSerializer, partial=partial)
         milestone = services.milestone_update(milestone=milestone, expected_version=self.expected_version(), data=data)
         return self.respond(milestone)
 
-    @write_schema(s.MilestoneUpdateSerializer, s.MilestoneOutputSerializer, concurrency=True)
+    @write_schema(s.MilestoneUpdateSerializer, s.MilestoneOutputSerializer)
     def partial_update(self, request, id=None):
         return self.update(request, id=id, partial=True)
 
-    @write_schema(None, None, status_code=204, concurrency=True)
+    @write_schema(None, None, status_code=204)
     def destroy(self, request, id=None):
         services.milestone_delete(milestone=self.get_object(), expected_version=self.expected_version())
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -43,10 +43,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "registry.api.middleware.ApiJsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    "registry.api.middleware.RegistryCommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -105,7 +106,10 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "registry.api.pagination.RegistryPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "registry.api.schema.RegistryAutoSchema",
+    # Password guessing against the token endpoint (per client address; see NUM_PROXIES).
+    "DEFAULT_THROTTLE_RATES": {"token": env.str("REGISTRY_TOKEN_RATE", default="10/minute")},
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "EXCEPTION_HANDLER": "registry.api.errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["registry.api.parsers.RegistryJSONParser"],
@@ -118,7 +122,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Data entry for the GNE myopathy (HIBM, DMRV, Nonaka myopathy) patient registry: patients, "
         "diagnoses, GNE genotypes, repeated functional assessments, milestones and treatments. "
-        "Updates need an If-Match header carrying the ETag of the version being changed."
+        "Updates need an If-Match header carrying the ETag of the version being changed; creates accept an "
+        "Idempotency-Key header so that a retried request never makes a second record. Every error, "
+        "under every path of /api/, has the same JSON shape."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

@@ -21,7 +21,11 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 CELERY_BROKER_URL = env_secret("CELERY_BROKER_URL", default="")
 CELERY_TASK_ALWAYS_EAGER = False
 
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Safe only because gunicorn is reachable through the proxy alone (docker-compose.yml publishes no
+# port of its own; deploy/Caddyfile replaces any X-Forwarded-Proto a client sends). A deployment
+# that exposes gunicorn directly must set DJANGO_TRUST_FORWARDED_PROTO=false.
+if env.bool("DJANGO_TRUST_FORWARDED_PROTO", default=True):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
@@ -31,6 +35,13 @@ SESSION_COOKIE_SECURE = True
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SECURE = True
 X_FRAME_OPTIONS = "DENY"
+# Shared by every web process, so the token endpoint's rate limit counts across all of them.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env_secret("CACHE_URL", default="") or CELERY_BROKER_URL or "redis://127.0.0.1:6379/1",
+    }
+}
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},

@@ -12,7 +12,8 @@ from patients.api import serializers as s
 from patients.api.filters import DiagnosisFilter, GenotypeFilter, PatientFilter, TreatmentFilter
 from patients.models import Diagnosis, Genotype, Patient, Treatment
 from patients.variants import VariantError, founder_catalogue, parse_variant
-from registry.api.views import ERROR_RESPONSES, PatientScopedViewSet, write_schema
+from registry.api.idempotency import idempotent
+from registry.api.views import PatientScopedViewSet, write_schema
 from registry.errors import ValidationError
 
 
@@ -27,13 +28,14 @@ class PatientViewSet(PatientScopedViewSet):
     ordering = ["id"]
 
     @write_schema(s.PatientInputSerializer, s.PatientOutputSerializer, status_code=201)
+    @idempotent
     def create(self, request):
         data = self.input(s.PatientInputSerializer)
         identity = data.pop("identity", {})
         patient = services.patient_create(data=data, identity=identity, recorded_by=request.user)
         return self.respond(self.get_queryset().get(pk=patient.pk), status.HTTP_201_CREATED)
 
-    @write_schema(s.PatientInputSerializer, s.PatientOutputSerializer, concurrency=True)
+    @write_schema(s.PatientInputSerializer, s.PatientOutputSerializer)
     def update(self, request, id=None, partial=False):
         patient = self.get_object()
         data = self.input(s.PatientInputSerializer, partial=partial)
@@ -41,11 +43,12 @@ class PatientViewSet(PatientScopedViewSet):
         services.patient_update(patient=patient, expected_version=self.expected_version(), data=data, identity=identity)
         return self.respond(self.get_queryset().get(pk=patient.pk))
 
-    @write_schema(s.PatientInputSerializer, s.PatientOutputSerializer, concurrency=True)
+    @write_schema(s.PatientInputSerializer, s.PatientOutputSerializer)
     def partial_update(self, request, id=None):
         return self.update(request, id=id, partial=True)
 
     @write_schema(s.StatusChangeSerializer, s.PatientOutputSerializer, status_code=201)
+    @idempotent
     @action(detail=True, methods=["post"], url_path="status")
     def change_status(self, request, id=None):
         """Record a dated enrollment status change (enrolled, withdrawn, deceased, ...)."""
@@ -63,19 +66,20 @@ class DiagnosisViewSet(PatientScopedViewSet):
     ordering = ["id"]
 
     @write_schema(s.DiagnosisInputSerializer, s.DiagnosisOutputSerializer, status_code=201)
+    @idempotent
     def create(self, request):
         data = self.input(s.DiagnosisInputSerializer)
         diagnosis = services.diagnosis_create(patient=data.pop("patient"), data=data)
         return self.respond(diagnosis, status.HTTP_201_CREATED)
 
-    @write_schema(s.DiagnosisUpdateSerializer, s.DiagnosisOutputSerializer, concurrency=True)
+    @write_schema(s.DiagnosisUpdateSerializer, s.DiagnosisOutputSerializer)
     def update(self, request, id=None, partial=False):
         diagnosis = self.get_object()
         data = self.input(s.DiagnosisUpdateSerializer, partial=partial)
         diagnosis = services.diagnosis_update(diagnosis=diagnosis, expected_version=self.expected_version(), data=data)
         return self.respond(diagnosis)
 
-    @write_schema(s.DiagnosisUpdateSerializer, s.DiagnosisOutputSerializer, concurrency=True)
+    @write_schema(s.DiagnosisUpdateSerializer, s.DiagnosisOutputSerializer)
     def partial_update(self, request, id=None):
         return self.update(request, id=id, partial=True)
 
@@ -88,13 +92,14 @@ class GenotypeViewSet(PatientScopedViewSet):
     ordering = ["id"]
 
     @write_schema(s.GenotypeInputSerializer, s.GenotypeOutputSerializer, status_code=201)
+    @idempotent
     def create(self, request):
         data = self.input(s.GenotypeInputSerializer)
         genotype, notes = services.genotype_create(patient=data.pop("patient"), data=data)
         genotype.entry_notes = notes
         return self.respond(genotype, status.HTTP_201_CREATED)
 
-    @write_schema(s.GenotypeUpdateSerializer, s.GenotypeOutputSerializer, concurrency=True)
+    @write_schema(s.GenotypeUpdateSerializer, s.GenotypeOutputSerializer)
     def update(self, request, id=None, partial=False):
         genotype = self.get_object()
         data = self.input(s.GenotypeUpdateSerializer, partial=partial)
@@ -104,7 +109,7 @@ class GenotypeViewSet(PatientScopedViewSet):
         genotype.entry_notes = notes
         return self.respond(genotype)
 
-    @write_schema(s.GenotypeUpdateSerializer, s.GenotypeOutputSerializer, concurrency=True)
+    @write_schema(s.GenotypeUpdateSerializer, s.GenotypeOutputSerializer)
     def partial_update(self, request, id=None):
         return self.update(request, id=id, partial=True)
 
@@ -117,23 +122,24 @@ class TreatmentViewSet(PatientScopedViewSet):
     ordering = ["patient_id", "start_date", "id"]
 
     @write_schema(s.TreatmentInputSerializer, s.TreatmentOutputSerializer, status_code=201)
+    @idempotent
     def create(self, request):
         data = self.input(s.TreatmentInputSerializer)
         treatment = services.treatment_create(patient=data.pop("patient"), data=data)
         return self.respond(treatment, status.HTTP_201_CREATED)
 
-    @write_schema(s.TreatmentUpdateSerializer, s.TreatmentOutputSerializer, concurrency=True)
+    @write_schema(s.TreatmentUpdateSerializer, s.TreatmentOutputSerializer)
     def update(self, request, id=None, partial=False):
         treatment = self.get_object()
         data = self.input(s.TreatmentUpdateSerializer, partial=partial)
         treatment = services.treatment_update(treatment=treatment, expected_version=self.expected_version(), data=data)
         return self.respond(treatment)
 
-    @write_schema(s.TreatmentUpdateSerializer, s.TreatmentOutputSerializer, concurrency=True)
+    @write_schema(s.TreatmentUpdateSerializer, s.TreatmentOutputSerializer)
     def partial_update(self, request, id=None):
         return self.update(request, id=id, partial=True)
 
-    @write_schema(None, None, status_code=204, concurrency=True)
+    @write_schema(None, None, status_code=204)
     def destroy(self, request, id=None):
         services.treatment_delete(treatment=self.get_object(), expected_version=self.expected_version())
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -151,7 +157,7 @@ class VariantViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     pagination_class = None
     filter_backends = []
 
-    @extend_schema(responses={200: s.VariantParseOutputSerializer(many=True), **ERROR_RESPONSES})
+    @extend_schema(responses={200: s.VariantParseOutputSerializer(many=True)})
     def list(self, request):
         return Response([_parsed_output(parsed) for parsed in founder_catalogue()])
 

@@ -1,3 +1,5 @@
+import re
+
 from django.db import connection
 from django.db.models.expressions import RawSQL
 from rest_framework.authentication import TokenAuthentication
@@ -5,6 +7,8 @@ from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import AuthenticationFailed
 
 from registry.roles import remember_roles
+
+_TOKEN_KEY = re.compile(r"^[0-9a-f]{40}$")
 
 # The user's group names as one comma-separated string, read in the token's own query. Raw SQL
 # because Django's ORM builds this subquery several times slower (bench/api_bench.py); the only
@@ -29,6 +33,10 @@ class RoleAwareTokenAuthentication(TokenAuthentication):
     """
 
     def authenticate_credentials(self, key):
+        # Keys are 40 hex digits; anything else (a NUL byte, odd unicode) is refused before it
+        # reaches the database, which would reject some such strings with an error of its own.
+        if not _TOKEN_KEY.match(key):
+            raise AuthenticationFailed("Invalid token.")
         token = Token.objects.select_related("user").annotate(group_names=_group_names()).filter(key=key).first()
         if token is None:
             raise AuthenticationFailed("Invalid token.")

@@ -6,7 +6,7 @@
 (`dynamometry.0.kg`), and errors that concern no single field are under `non_field_errors`.
 """
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.http import Http404
@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import set_rollback
 
-from registry.errors import StaleVersionError
+from registry.errors import RecordGoneError, StaleVersionError
 
 NON_FIELD = api_settings.NON_FIELD_ERRORS_KEY
 
@@ -51,7 +51,12 @@ def flatten_errors(detail, prefix: str = "") -> dict[str, list[str]]:
             flat.update(flatten_errors(item, f"{prefix}.{index}" if prefix else str(index)))
         return flat
     messages = detail if isinstance(detail, list) else [detail]
-    return {prefix or NON_FIELD: [str(message) for message in messages]} if messages else {}
+    return {prefix or NON_FIELD: [printable(str(message)) for message in messages]} if messages else {}
+
+
+def printable(text: str) -> str:
+    """Text that can be encoded as UTF-8: messages may echo input holding a lone UTF-16 surrogate."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def django_validation_detail(error: DjangoValidationError) -> dict:
@@ -70,7 +75,9 @@ def exception_handler(exc, context):
     elif isinstance(exc, IntegrityError):
         # A safety net: services check uniqueness first, but a concurrent write can still collide.
         exc = Conflict()
-    elif isinstance(exc, Http404):
+    elif isinstance(exc, RecordGoneError):
+        exc = exceptions.NotFound(str(exc))
+    elif isinstance(exc, (Http404, ObjectDoesNotExist)):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
@@ -89,7 +96,7 @@ def exception_handler(exc, context):
         body["message"] = "The data sent has errors; see fields."
         body["fields"] = flatten_errors(exc.detail)
     else:
-        body["message"] = str(exc.detail)
+        body["message"] = printable(str(exc.detail))
     set_rollback()
     return Response({"error": body}, status=exc.status_code, headers=headers)
 

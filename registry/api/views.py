@@ -1,58 +1,34 @@
 """The shared shape of the registry's resource endpoints."""
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import serializers, status, viewsets
+from drf_spectacular.utils import extend_schema
+from rest_framework import status, viewsets
 from rest_framework.response import Response
 
-from registry.api.concurrency import IF_MATCH_PARAMETER, concurrency_responses, etag_for, expected_version
+from registry.api.concurrency import etag_for, expected_version
 from registry.api.permissions import StaffOrOwnPatientReadOnly
 from registry.roles import is_staff_member
 
 UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 
 
-class ErrorDetailSerializer(serializers.Serializer):
-    status = serializers.IntegerField()
-    code = serializers.CharField()
-    message = serializers.CharField()
-    # The serializer metaclass takes declared fields out of the class body, so this name is safe.
-    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
+def write_schema(request, response, *, status_code=200):
+    """OpenAPI description for a write endpoint: its input and its success response.
 
-
-class ErrorSerializer(serializers.Serializer):
-    error = ErrorDetailSerializer()
-
-
-def error_response(description: str) -> OpenApiResponse:
-    return OpenApiResponse(response=ErrorSerializer, description=description)
-
-
-ERROR_RESPONSES = {
-    400: error_response("Invalid input; `error.fields` names each field and what is wrong."),
-    401: error_response("Not authenticated."),
-    403: error_response("The role does not allow this."),
-    404: error_response("Not found (or not visible to this user)."),
-}
-
-
-def write_schema(request, response, *, status_code=200, concurrency=False):
-    """OpenAPI description for a write endpoint: input, output, errors, and If-Match when updating."""
-    responses = {status_code: response, **ERROR_RESPONSES}
-    if concurrency:
-        responses |= concurrency_responses(ErrorSerializer)
-    return extend_schema(
-        request=request,
-        responses=responses,
-        parameters=[IF_MATCH_PARAMETER] if concurrency else None,
-    )
+    Error responses, If-Match and Idempotency-Key are added to every operation by
+    `registry.api.schema.RegistryAutoSchema`.
+    """
+    return extend_schema(request=request, responses={status_code: response})
 
 
 class PatientScopedViewSet(viewsets.GenericViewSet):
     """Records that belong to a patient: staff see all, a patient only their own.
 
     Subclasses set `queryset` (with the joins its serializer needs), `output_serializer`, and
-    `owner_lookup`, the ORM path from the record to the user account of its patient.
+    `owner_lookup`, the ORM path from the record to the user account of its patient. Updates and
+    deletes need If-Match (`versioned_records`); creates take an Idempotency-Key (`@idempotent`).
     """
+
+    versioned_records = True
 
     lookup_field = "uuid"
     lookup_url_kwarg = "id"
