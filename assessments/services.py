@@ -107,7 +107,8 @@ def _check_dates(limits: DateLimits, when: dt.date, diagnosis: Diagnosis | None)
         errors["assessment_date"] = f"The patient would be over {MAX_AGE_YEARS} on this date."
     elif limits.death and when > limits.death:
         errors["assessment_date"] = f"The patient died on {limits.death}; no assessment can follow."
-    elif limits.withdrawn_from and when >= limits.withdrawn_from:
+    elif limits.withdrawn_from and when > limits.withdrawn_from:
+        # The withdrawal day is the last day of participation, as in `patient_change_status`.
         errors["assessment_date"] = f"The patient withdrew from the registry on {limits.withdrawn_from}."
     elif diagnosis is not None:
         onset = PartialDate.from_stored(diagnosis.onset_date, diagnosis.onset_date_precision)

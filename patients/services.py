@@ -134,22 +134,40 @@ def _check_clinical_dates_within_life(patient: Patient, birth: dt.date | None, d
 def patient_change_status(
     *, patient: Patient, status: str, effective_date: dt.date, reason: str = "", recorded_by=None
 ) -> EnrollmentEvent:
-    """Move a patient to a new enrollment status from a given date (dated history is kept)."""
-    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    """Move a patient to a new enrollment status from a given date (dated history is kept).
+
+    The history is in date order: a change cannot be dated before the previous one. The one
+    exception is the first change after registration, which may carry its real, earlier date
+    (a patient enrolled in 2005 and entered today): the registration is then dated to that day,
+    since a patient is a candidate no later than they enroll.
+
+    The effective day of a withdrawal or death is the last day of participation: assessments may
+    be dated on it, not after it. A withdrawal ends every active consent grant on that day, so no
+    later export or contact includes the patient; re-enrolling asks for consent again.
+    """
+    patient = Patient.objects.select_for_update(of=("self",)).select_related("identity").get(pk=patient.pk)
     allowed = STATUS_TRANSITIONS[EnrollmentStatus(patient.status)]
     if status not in allowed:
         names = ", ".join(sorted(allowed)) or "none (the record is closed)"
         raise ValidationError({"status": f"A {patient.status} patient cannot become {status}; allowed: {names}."})
     if effective_date > today():
         raise ValidationError({"effective_date": "The effective date cannot be in the future."})
-    last = patient.enrollment_events.order_by("-effective_date", "-id").first()
+    birth = patient_date_limits(patient).birth
+    if birth and effective_date < birth:
+        raise ValidationError({"effective_date": f"The effective date is before the date of birth ({birth})."})
+    history = list(patient.enrollment_events.order_by("effective_date", "id"))
+    last = history[-1] if history else None
     if last and effective_date < last.effective_date:
-        raise ValidationError(
-            {
-                "effective_date": f"The previous status change ({last.status}) was on {last.effective_date}; "
-                "a new one cannot be dated earlier."
-            }
-        )
+        if _is_registration_only(history):
+            last.effective_date = effective_date
+            last.save(update_fields=["effective_date"])
+        else:
+            raise ValidationError(
+                {
+                    "effective_date": f"The previous status change ({last.status}) was on {last.effective_date}; "
+                    "a new one cannot be dated earlier."
+                }
+            )
     if status in (EnrollmentStatus.WITHDRAWN, EnrollmentStatus.DECEASED):
         later = patient.assessments.filter(assessment_date__gt=effective_date).order_by("assessment_date").first()
         if later:
@@ -159,12 +177,33 @@ def patient_change_status(
     event = EnrollmentEvent.objects.create(
         patient=patient, status=status, effective_date=effective_date, reason=reason, recorded_by=recorded_by
     )
+    if status == EnrollmentStatus.WITHDRAWN:
+        _consent_end_all(patient=patient, on=effective_date)
     if status == EnrollmentStatus.DECEASED:
         PatientIdentity.objects.filter(patient=patient, date_of_death__isnull=True).update(date_of_death=effective_date)
     patient.status = status
     patient.version += 1
     patient.save(update_fields=["status", "version", "updated_at"])
     return event
+
+
+def _is_registration_only(history: list[EnrollmentEvent]) -> bool:
+    """Whether the history holds nothing but the candidate event made when the patient was registered."""
+    return len(history) == 1 and history[0].status == EnrollmentStatus.CANDIDATE
+
+
+def _consent_end_all(*, patient: Patient, on: dt.date) -> None:
+    """End every active consent grant of a withdrawing patient on the day the withdrawal takes effect."""
+    active = ConsentGrant.objects.select_for_update().filter(patient=patient, withdrawn_on=None)
+    granted_later = active.filter(granted_on__gt=on).order_by("granted_on").first()
+    if granted_later:
+        raise ValidationError(
+            {
+                "effective_date": f"Consent for {granted_later.purpose} was given on {granted_later.granted_on}, "
+                "after this withdrawal date; date the withdrawal on or after it."
+            }
+        )
+    active.update(withdrawn_on=on)
 
 
 # --- Diagnosis --------------------------------------------------------------------------------
@@ -391,6 +430,24 @@ def genotype_update(*, genotype: Genotype, expected_version: int, data: dict) ->
     return genotype, notes
 
 
+def genotypes_build(entries: list[tuple[Patient, dict]]) -> list[Genotype]:
+    """Unsaved genotypes for new patients, by the rules of `genotype_create`, for a bulk insert.
+
+    Each entry is a saved patient without a genotype and the same input as `genotype_create`
+    takes. Parsing and zygosity come from `_genotype_values`, as on every other entry path;
+    identical inputs are worked out once, so a cohort with a few dozen distinct genotypes costs a
+    few dozen variant look-ups rather than two per patient. The caller saves them (`bulk_create`).
+    """
+    built: dict[tuple, dict] = {}
+    genotypes = []
+    for patient, data in entries:
+        key = tuple(data.get(name) for name in GENOTYPE_INPUT_FIELDS)
+        if key not in built:
+            built[key] = _genotype_values(data)[0]
+        genotypes.append(Genotype(patient=patient, **built[key]))
+    return genotypes
+
+
 # --- Treatments -------------------------------------------------------------------------------
 
 TREATMENT_FIELDS = (
@@ -458,24 +515,6 @@ def consent_grant(
     if unknown:
         raise ValidationError({"purposes": f"{document} does not ask consent for: {', '.join(unknown)}."})
     if granted_on > today():
-def genotypes_build(entries: list[tuple[Patient, dict]]) -> list[Genotype]:
-    """Unsaved genotypes for new patients, by the rules of `genotype_create`, for a bulk insert.
-
-    Each entry is a saved patient without a genotype and the same input as `genotype_create`
-    takes. Parsing and zygosity come from `_genotype_values`, as on every other entry path;
-    identical inputs are worked out once, so a cohort with a few dozen distinct genotypes costs a
-    few dozen variant look-ups rather than two per patient. The caller saves them (`bulk_create`).
-    """
-    built: dict[tuple, dict] = {}
-    genotypes = []
-    for patient, data in entries:
-        key = tuple(data.get(name) for name in GENOTYPE_INPUT_FIELDS)
-        if key not in built:
-            built[key] = _genotype_values(data)[0]
-        genotypes.append(Genotype(patient=patient, **built[key]))
-    return genotypes
-
-
         raise ValidationError({"granted_on": "Consent cannot be dated in the future."})
     if granted_on < document.effective_from:
         raise ValidationError({"granted_on": f"{document} was not in use before {document.effective_from}."})

@@ -131,12 +131,13 @@ def test_assessment_after_withdrawal_refused(patient):
     patient_change_status(patient=patient, status=EnrollmentStatus.ENROLLED, effective_date=dt.date(2019, 1, 1))
     patient_change_status(patient=patient, status=EnrollmentStatus.WITHDRAWN, effective_date=dt.date(2021, 1, 1))
 
-    for when in (dt.date(2021, 1, 1), dt.date(2022, 6, 1)):
+    for when in (dt.date(2021, 1, 2), dt.date(2022, 6, 1)):
         messages = refused(patient, "assessment_date", assessment_date=when)
         assert "withdrew" in messages[0]
 
-    # Data from before the withdrawal can still be entered.
+    # The withdrawal day is the last day of participation: data up to it can still be entered.
     assert create(patient, assessment_date=dt.date(2020, 12, 31)).pk
+    assert create(patient, assessment_date=dt.date(2021, 1, 1)).pk
 
 
 def test_update_moving_the_date_after_death_refused_and_nothing_changes(patient):
