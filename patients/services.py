@@ -120,14 +120,42 @@ def patient_update(*, patient: Patient, expected_version: int, data: dict, ident
 
 
 def _check_clinical_dates_within_life(patient: Patient, birth: dt.date | None, death: dt.date | None) -> None:
-    """A corrected birth or death date must still enclose the assessments already recorded."""
+    """A corrected birth or death date must still enclose the assessments already recorded,
+    and a corrected birth date the partial dates that entry keeps on or after it."""
     dates = list(patient.assessments.values_list("assessment_date", flat=True).order_by("assessment_date"))
-    if not dates:
-        return
-    if birth and dates[0] < birth:
+    if dates and birth and dates[0] < birth:
         raise ValidationError({"identity.date_of_birth": f"An assessment on {dates[0]} is before this date of birth."})
-    if death and dates[-1] > death:
+    if dates and death and dates[-1] > death:
         raise ValidationError({"identity.date_of_death": f"An assessment on {dates[-1]} is after this date of death."})
+    for label, partial in _partial_dates_on_record(patient) if birth else ():
+        if partial.latest < birth:  # "2005" is still possible for a birth on 2005-12-31
+            raise ValidationError({"identity.date_of_birth": f"The {label} ({partial}) is before this date of birth."})
+
+
+def _partial_dates_on_record(patient: Patient) -> list[tuple[str, PartialDate]]:
+    """Stored partial dates checked against the date of birth when entered: diagnosis, treatments,
+    reported milestones (derived ones carry assessment dates, checked above)."""
+    found = []
+    diagnosis = Diagnosis.objects.filter(patient=patient).first()
+    if diagnosis:
+        found += [
+            ("onset date", PartialDate.from_stored(diagnosis.onset_date, diagnosis.onset_date_precision)),
+            (
+                "genetic diagnosis date",
+                PartialDate.from_stored(diagnosis.genetic_diagnosis_date, diagnosis.genetic_diagnosis_date_precision),
+            ),
+        ]
+    for start, start_precision, stop, stop_precision in patient.treatments.values_list(
+        "start_date", "start_date_precision", "stop_date", "stop_date_precision"
+    ):
+        found += [
+            ("start of a treatment", PartialDate.from_stored(start, start_precision)),
+            ("stop of a treatment", PartialDate.from_stored(stop, stop_precision)),
+        ]
+    reported = patient.milestones.filter(source="reported", date__isnull=False)
+    for kind, date, precision in reported.values_list("kind", "date", "date_precision"):
+        found.append((f"reported {kind} milestone", PartialDate.from_stored(date, precision)))
+    return [(label, partial) for label, partial in found if partial]
 
 
 @transaction.atomic

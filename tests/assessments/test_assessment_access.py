@@ -63,16 +63,21 @@ def _assert_refused(response, role, status_if_allowed_role):
 
 @pytest.mark.parametrize("resource", RESOURCES)
 @pytest.mark.parametrize("role", ROLES)
-def test_list(persona_clients, records, role, resource):
+def test_list(persona_clients, records, own_patient, other_patient, role, resource):
     response = persona_clients[role].get(f"/api/v1/{resource}/")
 
     if role in DENIED:
         _assert_refused(response, role, None)
         return
     assert response.status_code == 200
-    listed = {row["id"] for row in response.json()["results"]}
+    rows = response.json()["results"]
+    listed = {row["id"]: row["patient"] for row in rows}
     own, other = str(records[resource, "own"].uuid), str(records[resource, "other"].uuid)
-    assert listed == ({own, other} if role == "staff" else {own})
+    assert len(listed) == len(rows)
+    if role == "staff":
+        assert listed == {own: str(own_patient.uuid), other: str(other_patient.uuid)}
+    else:
+        assert listed == {own: str(own_patient.uuid)}
 
 
 @pytest.mark.parametrize("resource", RESOURCES)
@@ -83,15 +88,16 @@ def test_list_filtered_on_another_patient(persona_clients, records, other_patien
     if role in DENIED:
         _assert_refused(response, role, None)
         return
-    expected = [str(records[resource, "other"].uuid)] if role == "staff" else []
-    assert [row["id"] for row in response.json()["results"]] == expected
+    expected = [(str(records[resource, "other"].uuid), str(other_patient.uuid))] if role == "staff" else []
+    assert [(row["id"], row["patient"]) for row in response.json()["results"]] == expected
 
 
 @pytest.mark.parametrize("resource", RESOURCES)
 @pytest.mark.parametrize("owner", ["own", "other"])
 @pytest.mark.parametrize("role", ROLES)
-def test_detail(persona_clients, records, role, owner, resource):
+def test_detail(persona_clients, records, own_patient, other_patient, role, owner, resource):
     record = records[resource, owner]
+    patient = own_patient if owner == "own" else other_patient
 
     response = persona_clients[role].get(f"/api/v1/{resource}/{record.uuid}/")
 
@@ -102,7 +108,9 @@ def test_detail(persona_clients, records, role, owner, resource):
         assert response.json() == {"error": {"status": 404, "code": "not_found", "message": "Not found."}}
     else:
         assert response.status_code == 200
-        assert (response.json()["id"], response["ETag"]) == (str(record.uuid), '"1"')
+        body = response.json()
+        # The requested record, of the requested patient: not merely some record the user may see.
+        assert (body["id"], body["patient"], response["ETag"]) == (str(record.uuid), str(patient.uuid), '"1"')
 
 
 @pytest.mark.parametrize("resource", RESOURCES)

@@ -36,6 +36,11 @@ def _uuids_of(resource, patient) -> set[str]:
     return {str(uuid) for uuid in model.objects.filter(patient=patient).values_list("uuid", flat=True)}
 
 
+def _owner_of(resource, row) -> str:
+    """The uuid of the patient a serialized row belongs to."""
+    return row["id"] if resource == "patients" else row["patient"]
+
+
 def _expected_read(role, owner):
     if role == "staff":
         return 200
@@ -48,14 +53,23 @@ def _expected_read(role, owner):
 @pytest.mark.parametrize("owner", ["own", "other"])
 @pytest.mark.parametrize("role", ROLES)
 def test_detail(persona_clients, own_patient, resource, owner, role):
+    # Records of other patients around the requested one, so that answering with the wrong one shows.
+    RECORDS[resource](PatientFactory())
     patient = own_patient if owner == "own" else PatientFactory()
     record = RECORDS[resource](patient)
+    if owner == "other":
+        RECORDS[resource](own_patient)
 
     response = persona_clients[role].get(f"/api/v1/{resource}/{record.uuid}/")
 
     assert response.status_code == _expected_read(role, owner)
-    if response.status_code == 200 and resource == "patients":
-        assert response.json()["identity"]["family_name"] == patient.identity.family_name
+    if response.status_code == 200:
+        body = response.json()
+        # The requested record, of the requested patient: not merely some record the user may see.
+        assert body["id"] == str(record.uuid)
+        assert _owner_of(resource, body) == str(patient.uuid)
+        if resource == "patients":
+            assert body["identity"]["family_name"] == patient.identity.family_name
 
 
 @pytest.mark.parametrize("resource", RECORDS)
@@ -63,18 +77,26 @@ def test_detail(persona_clients, own_patient, resource, owner, role):
 def test_list_shows_only_what_the_role_may_see(persona_clients, own_patient, other_patient, resource, role):
     for patient in (own_patient, other_patient):
         RECORDS[resource](patient)
+        if resource == "treatments":  # a patient may have several: a list shows all of theirs
+            _treatment(patient)
 
     response = persona_clients[role].get(f"/api/v1/{resource}/")
 
     expected = {"staff": 200, "patient": 200, "researcher": 403, "anonymous": 401}[role]
     assert response.status_code == expected
     if expected == 200:
-        ids = {row["id"] for row in response.json()["results"]}
-        own = _uuids_of(resource, own_patient)
+        rows = response.json()["results"]
+        ids = [row["id"] for row in rows]
+        own, other = _uuids_of(resource, own_patient), _uuids_of(resource, other_patient)
+        assert len(ids) == len(set(ids))
         if role == "patient":
-            assert ids == own
+            assert set(ids) == own
+            assert {_owner_of(resource, row) for row in rows} == {str(own_patient.uuid)}
         else:
-            assert own < ids
+            assert set(ids) == own | other
+            owners = {row["id"]: _owner_of(resource, row) for row in rows}
+            assert {owners[uuid] for uuid in own} == {str(own_patient.uuid)}
+            assert {owners[uuid] for uuid in other} == {str(other_patient.uuid)}
     else:
         assert "results" not in response.json()
         assert response.json()["error"]["status"] == expected

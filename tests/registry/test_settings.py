@@ -49,3 +49,30 @@ def test_debug_is_off_outside_local_settings():
     from config.settings import base, test
 
     assert base.DEBUG is False and test.DEBUG is False
+
+
+def _load_test_settings(database_url):
+    clean = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
+    env = clean | {"DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "config.settings.test"}
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.DATABASES['default']['ENGINE'])"
+    )
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite:///x.sqlite3", "mysql://root@127.0.0.1:3306/gne"])
+def test_test_settings_refuse_a_database_other_than_postgresql(database_url):
+    result = _load_test_settings(database_url)
+
+    assert result.returncode != 0, result.stdout
+    assert "ImproperlyConfigured: The test suite runs on PostgreSQL only" in result.stderr, result.stderr
+    assert "postgres://postgres@127.0.0.1:5432/gne_registry" in result.stderr
+    assert not (ROOT / "x.sqlite3").exists()
+
+
+def test_test_settings_accept_postgresql():
+    result = _load_test_settings("postgres://postgres@127.0.0.1:5432/gne_registry")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "django.db.backends.postgresql"
