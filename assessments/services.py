@@ -1,4 +1,4 @@
-"""Writes to assessments and milestones, with the DOMAIN.md validation rules.
+"""Writes to assessments and milestones, with the validation rules of docs/clinical-rules.md.
 
 Hard errors (impossible data) raise ValidationError with field messages. Plausible-but-odd data
 (contradictions between measures, unusual onset) is stored with review flags for staff to check,
@@ -8,6 +8,7 @@ because a patient's self-report should not be thrown away over a contradiction.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -157,7 +158,7 @@ def _check_ranges(values: dict, dynamometry: list[dict]) -> dict:
 
 
 def assessment_review_flags(values: dict) -> list[dict]:
-    """DOMAIN.md rule 3: full-time wheelchair use contradicts walking results; flag, do not refuse."""
+    """docs/clinical-rules.md, rule 3: full-time wheelchair use contradicts walking results; flag, do not refuse."""
     flags = []
     ambulation, wheelchair = values.get("ambulation_class"), values.get("wheelchair_use") or ""
     if _is_full_time_wheelchair(values):
@@ -224,7 +225,7 @@ HISTORY_FIELDS = (
 
 
 def _check_regain(others: list[dict], values: dict) -> tuple[dict, list[dict]]:
-    """DOMAIN.md rule 2: walking again after full-time wheelchair needs a clinician's confirmation.
+    """docs/clinical-rules.md, rule 2: walking again after full-time wheelchair needs a clinician's confirmation.
 
     Checked both ways, since records arrive out of date order: a walking assessment after a
     full-time one, and a full-time assessment entered before walking ones already stored.
@@ -281,7 +282,7 @@ def _reported_milestone_flags(milestones: list[Milestone], values: dict, birth: 
 
 
 def assessment_computed_fields(values: dict, dynamometry: list[dict]) -> dict:
-    """Totals and composites are computed here, never typed in (DOMAIN.md rule 5)."""
+    """Totals and composites are computed here, never typed in (docs/clinical-rules.md, rule 5)."""
     scores = [values.get(name) for name in IBMFRS_ITEMS]
     composites = settings.REGISTRY_HHD_COMPOSITES
     forces = {(row["muscle_group"], row["side"]): row["kg"] for row in dynamometry}
@@ -458,9 +459,15 @@ def _add_years(day: dt.date, years: int) -> dt.date:
 
 
 def _check_milestone(patient: Patient, values: dict, exclude_id: int | None) -> None:
-    """DOMAIN.md rule 2: AFO <= cane <= walker <= part-time <= full-time wheelchair, unless skipped."""
+    """docs/clinical-rules.md, rule 2: AFO <= cane <= walker <= part-time <= full-time wheelchair, unless skipped."""
+    # A lazy queryset: read only when the order has to be checked.
+    others = Milestone.objects.filter(patient=patient, skipped=False).exclude(pk=exclude_id)
+    _milestone_rules(values, birth=patient_date_limits(patient).birth, others=others)
+
+
+def _milestone_rules(values: dict, *, birth: dt.date | None, others: Iterable[Milestone]) -> None:
+    """`_check_milestone` on a given date of birth and the patient's other, not skipped, milestones."""
     errors = {}
-    limits = patient_date_limits(patient)
     if values.get("skipped"):
         if values.get("date") or values.get("age_years") is not None:
             errors["skipped"] = "A skipped step has no date or age."
@@ -469,24 +476,23 @@ def _check_milestone(patient: Patient, values: dict, exclude_id: int | None) -> 
     partial = PartialDate.from_stored(values.get("date"), values.get("date_precision"))
     if partial and partial.earliest > today():
         errors["date"] = "The date cannot be in the future."
-    elif partial and limits.birth and partial.latest < limits.birth:
-        errors["date"] = f"The date is before the date of birth ({limits.birth})."
+    elif partial and birth and partial.latest < birth:
+        errors["date"] = f"The date is before the date of birth ({birth})."
     age = values.get("age_years")
-    if age is not None and limits.birth and age > age_in_years(limits.birth, today()):
+    if age is not None and birth and age > age_in_years(birth, today()):
         errors["age_years"] = "The age is above the patient's current age."
     if errors:
         raise ValidationError(errors)
     if values.get("skipped"):
         return
 
-    window = _milestone_window(values, limits.birth)
+    window = _milestone_window(values, birth)
     if window is None:
         return
     rank = MILESTONE_ORDER.index(values["kind"])
-    others = Milestone.objects.filter(patient=patient, skipped=False).exclude(pk=exclude_id)
     for other in others:
         other_window = _milestone_window(
-            {"date": other.date, "date_precision": other.date_precision, "age_years": other.age_years}, limits.birth
+            {"date": other.date, "date_precision": other.date_precision, "age_years": other.age_years}, birth
         )
         if other_window is None or other.kind == values["kind"]:
             continue
@@ -556,6 +562,28 @@ def milestone_delete(*, milestone: Milestone, expected_version: int) -> None:
 
 
 # --- Bulk inserts of new patients' histories (the demo cohort) ---------------------------------
+
+
+def milestones_reported_build(*, patient: Patient, entries: list[dict]) -> list[Milestone]:
+    """Unsaved reported milestones of a new patient, each checked as `milestone_report` checks it.
+
+    The entries (the input `milestone_report` takes) are checked in the order given, each against
+    the ones before it, as if reported one by one before any visit was entered; `assessments_build`
+    then flags visits that contradict them (pass them as its `reported_milestones`). `patient` comes
+    with its identity attached: the date of birth is read from it, without a query.
+    """
+    identity = getattr(patient, "identity", None)
+    birth = identity.date_of_birth if identity else None
+    built: list[Milestone] = []
+    for data in entries:
+        values = {name: data.get(name) for name in MILESTONE_FIELDS}
+        values["skipped"] = bool(values["skipped"])
+        values["date_precision"] = values["date_precision"] or ""
+        if any(milestone.kind == values["kind"] for milestone in built):
+            raise ValidationError({"kind": f"A reported {values['kind']} milestone exists already; update it instead."})
+        _milestone_rules(values, birth=birth, others=[milestone for milestone in built if not milestone.skipped])
+        built.append(Milestone(patient=patient, source=MilestoneSource.REPORTED, **values))
+    return built
 
 
 def assessments_build(

@@ -1,16 +1,18 @@
 """A synthetic GNE myopathy cohort for demos, tests and benchmarks.
 
-Numbers follow the published natural history in DOMAIN.md: onset 27.7 ± 9.6 years; AFO within about
-5 years; cane/braces at about 12.4 years from onset; wheelchair at about 12-15; loss of ambulation at
-about 21; genetic diagnosis about 5 years after onset; founder variants by ancestry. Every record is
-invented and no row describes a real person: names are drawn from short built-in lists, e-mail
-addresses use the domains reserved for documentation, and phone numbers the range kept for fiction.
+Numbers follow the published natural history (docs/clinical-rules.md, "Published figures"): onset
+27.7 ± 9.6 years; AFO within about 5 years; cane/braces at about 12.4 years from onset; wheelchair
+at about 12-15; loss of ambulation at about 21; genetic diagnosis about 5 years after onset;
+founder variants by ancestry. Every record is invented and no row describes a real person: names
+are drawn from short built-in lists, e-mail addresses use the domains reserved for documentation,
+and phone numbers the range kept for fiction.
 Only the runtime requirements are needed (no Faker), so `seed_demo` works on any install.
 
-Rows are bulk-inserted for speed (5,000 patients in well under a minute), but genotypes,
-assessments and derived milestones are built by the services' own functions (`genotypes_build`,
+Rows are bulk-inserted for speed (5,000 patients in well under a minute), but every record is built
+by the services' own bulk functions (`identity_build`, `enrollment_events_build`, `diagnosis_build`,
+`treatments_build`, `consent_grants_build`, `genotypes_build`, `milestones_reported_build`,
 `assessments_build`, `milestones_derived_build`), with the same parsing, zygosity, checks, computed
-fields and review flags as every other entry path.
+fields and review flags as every other entry path: data the rules refuse raises ValidationError.
 """
 
 from __future__ import annotations
@@ -30,12 +32,11 @@ from assessments.models import (
     Assessment,
     Device,
     Milestone,
-    MilestoneSource,
     SixMinuteWalk,
     Source,
     WheelchairUse,
 )
-from assessments.services import assessments_build, milestones_derived_build
+from assessments.services import assessments_build, milestones_derived_build, milestones_reported_build
 from patients.models import (
     ConsentDocument,
     ConsentGrant,
@@ -52,7 +53,14 @@ from patients.models import (
     Treatment,
     TreatmentKind,
 )
-from patients.services import genotypes_build
+from patients.services import (
+    consent_grants_build,
+    diagnosis_build,
+    enrollment_events_build,
+    genotypes_build,
+    identity_build,
+    treatments_build,
+)
 from registry.dates import today
 
 M743T, V603L, D207V = "c.2228T>C", "c.1807G>C", "c.620A>T"
@@ -277,29 +285,28 @@ class CohortBuilder:
                 ancestry=population.ancestry if rng.random() < 0.9 else [],
                 consanguinity=rng.choice(["yes", "no", "no", "unknown"]),
                 affected_relatives=rng.choice(["yes", "no", "unknown"]),
-                status=status,
-            ),
+            ),  # its status comes from the enrollment history, through `enrollment_events_build`
             "country": population.countries[0],
-            "identity": PatientIdentity(
-                given_name=contact["given_name"],
-                family_name=contact["family_name"],
-                date_of_birth=birth,
-                date_of_death=status_date if status == EnrollmentStatus.DECEASED else None,
-                email=contact["email"],
-                phone=contact["phone"],
-                hospital_id=f"H{rng.randint(10**6, 10**7 - 1)}",
-            ),
+            "identity": {
+                "given_name": contact["given_name"],
+                "family_name": contact["family_name"],
+                "date_of_birth": birth,
+                "date_of_death": status_date if status == EnrollmentStatus.DECEASED else None,
+                "email": contact["email"],
+                "phone": contact["phone"],
+                "hospital_id": f"H{rng.randint(10**6, 10**7 - 1)}",
+            },
             "events": [
                 (EnrollmentStatus.CANDIDATE, enrolled - dt.timedelta(days=14)),
                 (EnrollmentStatus.ENROLLED, enrolled),
             ]
             + ([(status, status_date)] if status != EnrollmentStatus.ENROLLED else []),
-            "diagnosis": Diagnosis(
-                genetically_confirmed=rng.random() < 0.95,
-                onset_date=onset,
-                onset_date_precision=rng.choice(["year", "year", "month"]),
-                onset_age=onset_age,
-                first_symptom=_pick(
+            "diagnosis": {
+                "genetically_confirmed": rng.random() < 0.95,
+                "onset_date": onset,
+                "onset_date_precision": rng.choice(["year", "year", "month"]),
+                "onset_age": onset_age,
+                "first_symptom": _pick(
                     rng,
                     [
                         FirstSymptom.FOOT_DROP,
@@ -310,11 +317,11 @@ class CohortBuilder:
                     ],
                     [70, 12, 8, 5, 5],
                 ),
-                genetic_diagnosis_date=genetic_dx,
-                genetic_diagnosis_date_precision="month",
-                prior_misdiagnoses=rng.choice([[], [], ["sporadic_ibm"], ["cmt"], ["polymyositis", "limb_girdle"]]),
-                biopsy_done=rng.choice(["yes", "no", "unknown"]),
-            ),
+                "genetic_diagnosis_date": genetic_dx,
+                "genetic_diagnosis_date_precision": "month",
+                "prior_misdiagnoses": rng.choice([[], [], ["sporadic_ibm"], ["cmt"], ["polymyositis", "limb_girdle"]]),
+                "biopsy_done": rng.choice(["yes", "no", "unknown"]),
+            },
             "genotype": {
                 "allele1": allele1,
                 "allele1_numbering": "current",
@@ -328,23 +335,24 @@ class CohortBuilder:
             "treatments": self.treatments(onset),
         }
 
-    def treatments(self, onset: dt.date) -> list[Treatment]:
+    def treatments(self, onset: dt.date) -> list[dict]:
+        """Treatment input, as `treatment_create` takes it."""
         rng, chosen = self.rng, []
         if rng.random() < 0.2:
             start = min(self.today, _add_years(onset, rng.uniform(2, 10)))
             chosen.append(
-                Treatment(kind=TreatmentKind.SIALIC_ACID, start_date=start.replace(day=1), start_date_precision="month")
+                {"kind": TreatmentKind.SIALIC_ACID, "start_date": start.replace(day=1), "start_date_precision": "month"}
             )
         if rng.random() < 0.05:
             start = min(self.today, max(onset, dt.date(2019, 1, 1)) + dt.timedelta(days=rng.randint(0, 800)))
             chosen.append(
-                Treatment(
-                    kind=TreatmentKind.MANNAC,
-                    in_clinical_trial=True,
-                    trial_registration="NCT04231266",
-                    start_date=start,
-                    start_date_precision="day",
-                )
+                {
+                    "kind": TreatmentKind.MANNAC,
+                    "in_clinical_trial": True,
+                    "trial_registration": "NCT04231266",
+                    "start_date": start,
+                    "start_date_precision": "day",
+                }
             )
         return chosen
 
@@ -389,50 +397,46 @@ def seed_demo_cohort(*, patients: int, seed: int = 2026, progress: Callable[[int
 
 
 def _insert_batch(rows: list[dict], builder: CohortBuilder, sites: dict, consent: ConsentDocument) -> None:
-    """Insert one batch: the patients' own rows first, as the assessment checks read them."""
+    """Insert one batch. Every record is built by the services' bulk functions, in the order the
+    one-by-one services would take them (identity, enrollment, diagnosis, treatments, consent,
+    reported milestones, then visits), so a row the rules refuse raises ValidationError before
+    anything of the batch is saved (visits excepted: their checks read the saved enrollment history).
+    """
     rng = builder.rng
     site_by_country = {"IL": sites["tel-aviv"], "JP": sites["tokyo"], "GB": sites["newcastle"]}
-    for row in rows:
-        row["patient"].site = site_by_country.get(row["patient"].country, sites["foundation"])
-    Patient.objects.bulk_create([row["patient"] for row in rows])
-    identities, events, diagnoses, treatments, grants, reported = [], [], [], [], [], {}
+    identities, events, diagnoses, treatments, grants = [], [], [], [], []
     for row in rows:
         patient = row["patient"]
-        # Setting a one-to-one's patient attaches it to the patient too: the assessment checks read
-        # identity and diagnosis from there, without a query.
-        row["identity"].patient = patient
-        identities.append(row["identity"])
-        events += [
-            EnrollmentEvent(patient=patient, status=status, effective_date=day, reason="Demo cohort")
-            for status, day in row["events"]
-        ]
-        row["diagnosis"].patient = patient
-        diagnoses.append(row["diagnosis"])
-        for treatment in row["treatments"]:
-            treatment.patient = patient
-            treatments.append(treatment)
+        patient.site = site_by_country.get(patient.country, sites["foundation"])
+        # Each builder attaches the one-to-one records to the patient: the later checks read identity
+        # and diagnosis from there, without a query. The patients are saved below, before the rest.
+        identities.append(identity_build(patient=patient, data=row["identity"]))
+        patient_events = enrollment_events_build(patient=patient, history=row["events"], reason="Demo cohort")
+        events += patient_events
+        first_visit = min(visit["assessment_date"] for visit in row["visits"])
+        diagnoses.append(diagnosis_build(patient=patient, data=row["diagnosis"], first_assessment=first_visit))
+        treatments += treatments_build(patient=patient, entries=row["treatments"])
         enrolled_on = row["events"][1][1]
         # A withdrawal ends every consent the patient had given, on the day it takes effect.
-        withdrawn_on = row["events"][-1][1] if patient.status == EnrollmentStatus.WITHDRAWN else None
+        withdrawn = patient.status == EnrollmentStatus.WITHDRAWN
         purposes = [ConsentPurpose.RESEARCH] + ([ConsentPurpose.RECONTACT] if rng.random() < 0.7 else [])
-        grants += [
-            ConsentGrant(
-                patient=patient, document=consent, purpose=purpose, granted_on=enrolled_on, withdrawn_on=withdrawn_on
-            )
-            for purpose in purposes
-        ]
+        grants += consent_grants_build(
+            patient=patient,
+            document=consent,
+            purposes=purposes,
+            granted_on=enrolled_on,
+            withdrawn_on=patient_events[-1].effective_date if withdrawn else None,
+        )
         # Stages reached before enrollment are known only from the patient's recollection.
-        reported[patient.pk] = [
-            Milestone(
-                patient=patient,
-                kind=MILESTONE_ORDER[kind_index],
-                source=MilestoneSource.REPORTED,
-                date=reached.replace(month=1, day=1),
-                date_precision="year",
-            )
-            for kind_index, reached in row["pre_enrollment_stages"]
-            if rng.random() < 0.6
-        ]
+        row["reported"] = milestones_reported_build(
+            patient=patient,
+            entries=[
+                {"kind": MILESTONE_ORDER[kind_index], "date": reached.replace(month=1, day=1), "date_precision": "year"}
+                for kind_index, reached in row["pre_enrollment_stages"]
+                if rng.random() < 0.6
+            ],
+        )
+    Patient.objects.bulk_create([row["patient"] for row in rows])
     PatientIdentity.objects.bulk_create(identities)
     EnrollmentEvent.objects.bulk_create(events)
     Diagnosis.objects.bulk_create(diagnoses)
@@ -441,10 +445,9 @@ def _insert_batch(rows: list[dict], builder: CohortBuilder, sites: dict, consent
     ConsentGrant.objects.bulk_create(grants)
     assessments = []
     for row in rows:
-        patient = row["patient"]
         assessments += assessments_build(
-            patient=patient, entries=row["visits"], reported_milestones=reported[patient.pk]
+            patient=row["patient"], entries=row["visits"], reported_milestones=row["reported"]
         )
     Assessment.objects.bulk_create(assessments, batch_size=1000)
-    milestones = [milestone for patient_milestones in reported.values() for milestone in patient_milestones]
+    milestones = [milestone for row in rows for milestone in row["reported"]]
     Milestone.objects.bulk_create(milestones + milestones_derived_build(assessments), batch_size=1000)

@@ -1,5 +1,5 @@
 """Writes to patient records. Every entry path (API, admin, forms, imports, seeding) comes here,
-so the validation rules of DOMAIN.md hold whichever way data arrives."""
+so the validation rules of docs/clinical-rules.md hold whichever way data arrives."""
 
 from __future__ import annotations
 
@@ -174,28 +174,12 @@ def patient_change_status(
     later export or contact includes the patient; re-enrolling asks for consent again.
     """
     patient = Patient.objects.select_for_update(of=("self",)).select_related("identity").get(pk=patient.pk)
-    allowed = STATUS_TRANSITIONS[EnrollmentStatus(patient.status)]
-    if status not in allowed:
-        names = ", ".join(sorted(allowed)) or "none (the record is closed)"
-        raise ValidationError({"status": f"A {patient.status} patient cannot become {status}; allowed: {names}."})
-    if effective_date > today():
-        raise ValidationError({"effective_date": "The effective date cannot be in the future."})
     birth = patient_date_limits(patient).birth
-    if birth and effective_date < birth:
-        raise ValidationError({"effective_date": f"The effective date is before the date of birth ({birth})."})
+    _check_status_change(current=patient.status, status=status, effective_date=effective_date, birth=birth)
     history = list(patient.enrollment_events.order_by("effective_date", "id"))
-    last = history[-1] if history else None
-    if last and effective_date < last.effective_date:
-        if _is_registration_only(history):
-            last.effective_date = effective_date
-            last.save(update_fields=["effective_date"])
-        else:
-            raise ValidationError(
-                {
-                    "effective_date": f"The previous status change ({last.status}) was on {last.effective_date}; "
-                    "a new one cannot be dated earlier."
-                }
-            )
+    redated = _order_status_change(history, effective_date)
+    if redated:
+        redated.save(update_fields=["effective_date"])
     if status in (EnrollmentStatus.WITHDRAWN, EnrollmentStatus.DECEASED):
         later = patient.assessments.filter(assessment_date__gt=effective_date).order_by("assessment_date").first()
         if later:
@@ -213,6 +197,38 @@ def patient_change_status(
     patient.version += 1
     patient.save(update_fields=["status", "version", "updated_at"])
     return event
+
+
+def _check_status_change(*, current: str, status: str, effective_date: dt.date, birth: dt.date | None) -> None:
+    """Whether `status` may follow `current` on that day (STATUS_TRANSITIONS, not in the future, not before birth)."""
+    allowed = STATUS_TRANSITIONS[EnrollmentStatus(current)]
+    if status not in allowed:
+        names = ", ".join(sorted(allowed)) or "none (the record is closed)"
+        raise ValidationError({"status": f"A {current} patient cannot become {status}; allowed: {names}."})
+    if effective_date > today():
+        raise ValidationError({"effective_date": "The effective date cannot be in the future."})
+    if birth and effective_date < birth:
+        raise ValidationError({"effective_date": f"The effective date is before the date of birth ({birth})."})
+
+
+def _order_status_change(history: list[EnrollmentEvent], effective_date: dt.date) -> EnrollmentEvent | None:
+    """The date-order rule of `patient_change_status` on a history in date order, without queries.
+
+    Returns the registration event, re-dated in memory (the caller saves it), when the first change
+    after registration is dated before it; None when the change simply follows; raises otherwise.
+    """
+    last = history[-1] if history else None
+    if not last or effective_date >= last.effective_date:
+        return None
+    if not _is_registration_only(history):
+        raise ValidationError(
+            {
+                "effective_date": f"The previous status change ({last.status}) was on {last.effective_date}; "
+                "a new one cannot be dated earlier."
+            }
+        )
+    last.effective_date = effective_date
+    return last
 
 
 def _is_registration_only(history: list[EnrollmentEvent]) -> bool:
@@ -238,8 +254,17 @@ def _consent_end_all(*, patient: Patient, on: dt.date) -> None:
 
 
 def _diagnosis_check(patient: Patient, values: dict) -> list[dict]:
-    """Apply DOMAIN.md rules to a diagnosis; return review flags, raise on hard errors."""
-    limits = patient_date_limits(patient)
+    """Apply docs/clinical-rules.md (rules 1 and 6) to a diagnosis; return review flags, raise on hard errors."""
+    birth = patient_date_limits(patient).birth
+    first_assessment = patient.assessments.aggregate(first=Min("assessment_date"))["first"]
+    return _diagnosis_rules(values, birth=birth, first_assessment=first_assessment)
+
+
+def _diagnosis_rules(values: dict, *, birth: dt.date | None, first_assessment: dt.date | None) -> list[dict]:
+    """The diagnosis rules on given facts, without queries (`_diagnosis_check` reads them for one patient).
+
+    `values` may gain the computed `onset_age`. Returns review flags; raises ValidationError on hard errors.
+    """
     errors: dict[str, str] = {}
     flags: list[dict] = []
     onset: PartialDate | None = PartialDate.from_stored(values.get("onset_date"), values.get("onset_date_precision"))
@@ -251,27 +276,21 @@ def _diagnosis_check(patient: Patient, values: dict) -> list[dict]:
             continue
         if partial.earliest > today():
             errors[name] = "The date cannot be in the future."
-        elif limits.birth and partial.latest < limits.birth:
-            errors[name] = f"The date is before the date of birth ({limits.birth})."
+        elif birth and partial.latest < birth:
+            errors[name] = f"The date is before the date of birth ({birth})."
 
     onset_age = values.get("onset_age")
-    if onset and limits.birth and not errors.get("onset_date"):
-        age_from_date = age_in_years(limits.birth, max(onset.earliest, limits.birth))
+    if onset and birth and not errors.get("onset_date"):
+        age_from_date = age_in_years(birth, max(onset.earliest, birth))
         if onset_age is not None and abs(onset_age - age_from_date) > 1:
             errors["onset_age"] = f"The onset date gives age {age_from_date}, not {onset_age}."
         values["onset_age"] = onset_age = age_from_date if onset_age is None else onset_age
-    if onset_age is not None and limits.birth and onset_age > age_in_years(limits.birth, today()):
+    if onset_age is not None and birth and onset_age > age_in_years(birth, today()):
         errors["onset_age"] = "Age at onset is above the patient's current age."
 
-    first_assessment = patient.assessments.aggregate(first=Min("assessment_date"))["first"]
     if onset and first_assessment and onset.earliest > first_assessment:
         errors["onset_date"] = f"Onset is after the first assessment ({first_assessment})."
-    elif (
-        onset_age is not None
-        and limits.birth
-        and first_assessment
-        and onset_age > age_in_years(limits.birth, first_assessment)
-    ):
+    elif onset_age is not None and birth and first_assessment and onset_age > age_in_years(birth, first_assessment):
         errors["onset_age"] = f"Age at onset is above the age at the first assessment ({first_assessment})."
 
     if values.get("rimmed_vacuoles") == "yes" and values.get("biopsy_done") != "yes":
@@ -362,7 +381,7 @@ def _parse_allele(field: str, text: str, numbering: str) -> ParsedVariant:
 
 
 def same_variant(first: ParsedVariant, second: ParsedVariant) -> bool:
-    """Whether two alleles name one variant (DOMAIN.md rule 4: homozygous means allele 2 = allele 1).
+    """Whether two alleles name one variant (docs/clinical-rules.md, rule 4: homozygous means allele 2 = allele 1).
 
     A report that gives only the protein change (often a legacy name such as M712T) matches a full
     c. name with the same protein change: the DNA change is unstated there, not different.
@@ -490,15 +509,19 @@ TREATMENT_FIELDS = (
 
 
 def _treatment_check(patient: Patient, values: dict) -> None:
-    limits = patient_date_limits(patient)
+    _treatment_rules(values, birth=patient_date_limits(patient).birth)
+
+
+def _treatment_rules(values: dict, *, birth: dt.date | None) -> None:
+    """The treatment rules on a given date of birth, without queries; raises ValidationError."""
     start = PartialDate.from_stored(values.get("start_date"), values.get("start_date_precision"))
     stop = PartialDate.from_stored(values.get("stop_date"), values.get("stop_date_precision"))
     errors = {}
     for name, partial in (("start_date", start), ("stop_date", stop)):
         if partial and partial.earliest > today():
             errors[name] = "The date cannot be in the future."
-        elif partial and limits.birth and partial.latest < limits.birth:
-            errors[name] = f"The date is before the date of birth ({limits.birth})."
+        elif partial and birth and partial.latest < birth:
+            errors[name] = f"The date is before the date of birth ({birth})."
     if start and stop and stop.latest < start.earliest:
         errors["stop_date"] = f"The treatment stops ({stop}) before it starts ({start})."
     if values.get("trial_registration") and not values.get("in_clinical_trial"):
@@ -539,13 +562,7 @@ def consent_grant(
     *, patient: Patient, document: ConsentDocument, purposes: list[str], granted_on: dt.date, recorded_by=None
 ) -> list[ConsentGrant]:
     """Record consent to some of a document's purposes (each purpose is granted separately)."""
-    unknown = sorted(set(purposes) - set(document.purposes))
-    if unknown:
-        raise ValidationError({"purposes": f"{document} does not ask consent for: {', '.join(unknown)}."})
-    if granted_on > today():
-        raise ValidationError({"granted_on": "Consent cannot be dated in the future."})
-    if granted_on < document.effective_from:
-        raise ValidationError({"granted_on": f"{document} was not in use before {document.effective_from}."})
+    _check_consent_grant(document, purposes, granted_on)
     grants = []
     for purpose in purposes:
         grant, created = ConsentGrant.objects.get_or_create(
@@ -563,13 +580,128 @@ def consent_grant(
     return grants
 
 
+def _check_consent_grant(document: ConsentDocument, purposes: list[str], granted_on: dt.date) -> None:
+    unknown = sorted(set(purposes) - set(document.purposes))
+    if unknown:
+        raise ValidationError({"purposes": f"{document} does not ask consent for: {', '.join(unknown)}."})
+    if granted_on > today():
+        raise ValidationError({"granted_on": "Consent cannot be dated in the future."})
+    if granted_on < document.effective_from:
+        raise ValidationError({"granted_on": f"{document} was not in use before {document.effective_from}."})
+
+
+def _check_consent_withdrawal(withdrawn_on: dt.date, granted_on: dt.date | None = None) -> None:
+    if withdrawn_on > today():
+        raise ValidationError({"withdrawn_on": "A withdrawal cannot be dated in the future."})
+    if granted_on and withdrawn_on < granted_on:
+        raise ValidationError({"withdrawn_on": f"Consent was only granted on {granted_on}."})
+
+
 @transaction.atomic
 def consent_withdraw(*, patient: Patient, purpose: str, withdrawn_on: dt.date) -> int:
     """Withdraw every active grant of a purpose; returns how many were active."""
-    if withdrawn_on > today():
-        raise ValidationError({"withdrawn_on": "A withdrawal cannot be dated in the future."})
+    _check_consent_withdrawal(withdrawn_on)
     active = ConsentGrant.objects.select_for_update().filter(patient=patient, purpose=purpose, withdrawn_on=None)
     for grant in active:
-        if withdrawn_on < grant.granted_on:
-            raise ValidationError({"withdrawn_on": f"Consent was only granted on {grant.granted_on}."})
+        _check_consent_withdrawal(withdrawn_on, grant.granted_on)
     return active.update(withdrawn_on=withdrawn_on)
+
+
+# --- Bulk inserts of new patients (the demo cohort) ---------------------------------------------
+#
+# Unsaved records for new patients, checked by the same rules as the one-record services (the
+# `_check_*` / `_*_rules` helpers above and below), with the same computed values and review flags,
+# but without a query per patient: facts those services read from the database (date of birth,
+# first assessment) come from the objects in memory. The caller saves them (`bulk_create`).
+
+
+def _birth_in_memory(patient: Patient) -> dt.date | None:
+    """The date of birth from the identity attached to `patient` (`identity_build`), without a query."""
+    identity = getattr(patient, "identity", None)
+    return identity.date_of_birth if identity else None
+
+
+def identity_build(*, patient: Patient, data: dict) -> PatientIdentity:
+    """An unsaved identity checked as `patient_create` checks it; it is attached to `patient` too."""
+    _check_identity_dates(data)
+    return PatientIdentity(patient=patient, **data)
+
+
+def enrollment_events_build(
+    *, patient: Patient, history: list[tuple[str, dt.date]], reason: str = ""
+) -> list[EnrollmentEvent]:
+    """A new patient's unsaved enrollment history, each change checked as `patient_change_status` checks it.
+
+    `history` is (status, effective date) in the order entered, starting with the registration as a
+    candidate. Sets `patient.status` to the last status, and a death date on the attached identity
+    when it has none, as the service does. A withdrawal's end of consent is `consent_grants_build`'s
+    `withdrawn_on`; assessments after a withdrawal or death are refused by `assessments_build`.
+    """
+    birth = _birth_in_memory(patient)
+    (first_status, registered_on), *changes = history
+    if first_status != EnrollmentStatus.CANDIDATE:
+        raise ValidationError({"status": f"A new patient is registered as a candidate, not {first_status}."})
+    if registered_on > today() or (birth and registered_on < birth):
+        raise ValidationError(
+            {"effective_date": f"The registration date {registered_on} is not in the patient's life."}
+        )
+    events = [EnrollmentEvent(patient=patient, status=first_status, effective_date=registered_on, reason=reason)]
+    for status, effective_date in changes:
+        _check_status_change(current=events[-1].status, status=status, effective_date=effective_date, birth=birth)
+        _order_status_change(events, effective_date)  # may re-date the registration, in memory
+        events.append(EnrollmentEvent(patient=patient, status=status, effective_date=effective_date, reason=reason))
+        identity = getattr(patient, "identity", None)
+        if status == EnrollmentStatus.DECEASED and identity and identity.date_of_death is None:
+            identity.date_of_death = effective_date
+    patient.status = events[-1].status
+    return events
+
+
+def diagnosis_build(*, patient: Patient, data: dict, first_assessment: dt.date | None = None) -> Diagnosis:
+    """An unsaved diagnosis by the rules of `diagnosis_create` (errors, computed onset age, review flags).
+
+    `patient` has its identity attached; `first_assessment` is the date of the earliest visit that will
+    be stored with it (what `_diagnosis_check` would read). The diagnosis is attached to `patient`.
+    """
+    values = {name: data.get(name) for name in DIAGNOSIS_FIELDS if name in data}
+    flags = _diagnosis_rules(values, birth=_birth_in_memory(patient), first_assessment=first_assessment)
+    return Diagnosis(patient=patient, review_flags=flags, **values)
+
+
+def treatments_build(*, patient: Patient, entries: list[dict]) -> list[Treatment]:
+    """Unsaved treatments, each checked as `treatment_create` checks it; `patient` has its identity attached."""
+    birth = _birth_in_memory(patient)
+    built = []
+    for data in entries:
+        values = {name: data[name] for name in TREATMENT_FIELDS if name in data}
+        _treatment_rules(values, birth=birth)
+        built.append(Treatment(patient=patient, **values))
+    return built
+
+
+def consent_grants_build(
+    *,
+    patient: Patient,
+    document: ConsentDocument,
+    purposes: list[str],
+    granted_on: dt.date,
+    withdrawn_on: dt.date | None = None,
+) -> list[ConsentGrant]:
+    """Unsaved grants checked as `consent_grant` checks them, ended on `withdrawn_on` when given.
+
+    A withdrawal from the registry ends every consent on its effective day (`patient_change_status`);
+    pass that day as `withdrawn_on`, checked as `consent_withdraw` checks a withdrawal.
+    """
+    _check_consent_grant(document, purposes, granted_on)
+    if withdrawn_on is not None:
+        _check_consent_withdrawal(withdrawn_on, granted_on)
+    grants = []
+    for purpose in purposes:
+        if any(grant.purpose == purpose for grant in grants):
+            raise ValidationError({"purposes": f"Consent for {purpose} under {document} is already active."})
+        grants.append(
+            ConsentGrant(
+                patient=patient, document=document, purpose=purpose, granted_on=granted_on, withdrawn_on=withdrawn_on
+            )
+        )
+    return grants
