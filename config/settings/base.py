@@ -156,11 +156,14 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULE = {
+    "purge-idempotency-keys": {"task": "registry.purge_idempotency_keys", "schedule": 24 * 60 * 60},
+}
 
 # --- Registry ---------------------------------------------------------------------------------
 # Optional override of the shipped GNE reference data (transcripts, domains, founder variants).
 GNE_REFERENCE_PATH = env.str("GNE_REFERENCE_PATH", default="")
-# Onset outside this window is accepted but flagged for review (DOMAIN.md rule 1).
+# Onset outside this window is accepted but flagged for review (docs/clinical-rules.md, rule 1).
 REGISTRY_ONSET_REVIEW_MIN_AGE = env.int("REGISTRY_ONSET_REVIEW_MIN_AGE", default=10)
 REGISTRY_ONSET_REVIEW_MAX_AGE = env.int("REGISTRY_ONSET_REVIEW_MAX_AGE", default=60)
 # Muscle groups (both sides) summed into the hand-held dynamometry composites. The published

@@ -33,6 +33,12 @@ class KeyReused(exceptions.APIException):
     )
 
 
+def idempotency_keys_purge() -> int:
+    """Delete keys past their lifetime (run daily by Celery beat); returns how many went."""
+    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=timezone.now() - KEY_LIFETIME).delete()
+    return deleted
+
+
 def _fingerprint(request) -> str:
     body = json.dumps(request.data, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()

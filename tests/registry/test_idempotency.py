@@ -1,9 +1,11 @@
 """Idempotency-Key on creates: a retried request returns the first result instead of a duplicate."""
 
+import datetime as dt
 import threading
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from assessments.models import Assessment
@@ -179,3 +181,25 @@ def test_without_a_key_parallel_posts_are_separate_creates(staff_user):
         thread.join()
 
     assert Assessment.objects.filter(patient=patient).count() == 5
+
+
+@pytest.mark.django_db
+def test_expired_keys_are_purged_by_the_daily_task_and_can_be_used_again(staff_client, staff_user, settings):
+    from celery import current_app
+
+    from registry.tasks import purge_idempotency_keys
+
+    patient = factories.PatientFactory()
+    staff_client.post(ASSESSMENTS, assessment_body(patient), format="json", HTTP_IDEMPOTENCY_KEY="old")
+    staff_client.post(ASSESSMENTS, assessment_body(patient, falls=2), format="json", HTTP_IDEMPOTENCY_KEY="fresh")
+    IdempotencyKey.objects.filter(key="old").update(created_at=timezone.now() - dt.timedelta(hours=25))
+
+    assert purge_idempotency_keys.delay().get() == 1
+
+    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["fresh"]
+    reused = staff_client.post(
+        ASSESSMENTS, assessment_body(patient, falls=3), format="json", HTTP_IDEMPOTENCY_KEY="old"
+    )
+    assert reused.status_code == 201
+    schedule = current_app.conf.beat_schedule["purge-idempotency-keys"]
+    assert schedule["task"] == purge_idempotency_keys.name
