@@ -140,7 +140,7 @@ class FirstSymptom(models.TextChoices):
     UNKNOWN = "unknown", "Unknown"
 
 
-# HPO terms for first symptoms, for standard exports (DOMAIN.md "Codes for standard exports").
+# HPO terms for first symptoms, for standard exports (docs/clinical-rules.md, "Codes for exports").
 FIRST_SYMPTOM_HPO = {
     FirstSymptom.FOOT_DROP: "HP:0009027",
     FirstSymptom.DISTAL_LEG_WEAKNESS: "HP:0009053",

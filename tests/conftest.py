@@ -1,5 +1,6 @@
-"""Personas used everywhere (STYLE.md 7): staff, a patient and another patient, a researcher,
-and anonymous. Each `*_client` is an API client authenticated with that persona's token."""
+"""Personas used everywhere (docs/architecture.md, "Personas and the access matrix"): staff, a
+patient and another patient, a researcher, and anonymous. Each `*_client` is an API client
+authenticated with that persona's token."""
 
 import pytest
 from django.contrib.auth.models import Group

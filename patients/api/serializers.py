@@ -139,7 +139,8 @@ class DiagnosisOutputSerializer(PatientRefMixin, DiagnosisFieldsMixin, RecordSer
         return FIRST_SYMPTOM_HPO.get(diagnosis.first_symptom)
 
     def get_diagnostic_delay_years(self, diagnosis) -> float | None:
-        """Years from symptom onset to genetic diagnosis (DOMAIN.md: a figure the community tracks)."""
+        """Years from symptom onset to genetic diagnosis, a figure the community tracks
+        (docs/clinical-rules.md, "Published figures")."""
         if not (diagnosis.onset_date and diagnosis.genetic_diagnosis_date):
             return None
         return round((diagnosis.genetic_diagnosis_date - diagnosis.onset_date).days / 365.25, 1)

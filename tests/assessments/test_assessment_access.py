@@ -1,4 +1,5 @@
-"""The access matrix (STYLE.md 7) for /api/v1/assessments/ and /api/v1/milestones/.
+"""The access matrix for /api/v1/assessments/ and /api/v1/milestones/ (docs/architecture.md,
+"Personas and the access matrix").
 
 Staff: everything. A patient: reads their own patient's rows only (another patient's answer 404 and
 are absent from lists), writes nothing (403). A researcher: 403 everywhere (no identifiable

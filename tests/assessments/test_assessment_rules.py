@@ -1,4 +1,4 @@
-"""DOMAIN.md validation rules for assessments, exercised through the services.
+"""The validation rules for assessments (docs/clinical-rules.md), exercised through the services.
 
 Each rule is checked on both sides of its boundary: the refused value leaves nothing written, and
 the nearest accepted value is stored as sent (with totals, composites and flags computed).

@@ -1,5 +1,5 @@
-"""Pinned query counts (STYLE.md 6): list endpoints cost the same at any page size (no N+1), and
-detail endpoints a fixed few. Each count is spelled out query by query."""
+"""Pinned query counts (docs/architecture.md, "Pinned query counts"): list endpoints cost the same
+at any page size (no N+1), and detail endpoints a fixed few. Each count is spelled out query by query."""
 
 import datetime as dt
 

@@ -1,4 +1,4 @@
-"""patients.variants: reading GNE variants in either numbering (DOMAIN.md "Genetics: two numbering
+"""patients.variants: reading GNE variants in either numbering (docs/gne-variants.md, "Two numbering
 systems", validation rule 4). Pure Python: no database, no Django settings needed."""
 
 import json

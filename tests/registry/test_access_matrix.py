@@ -1,4 +1,4 @@
-"""Every patient-data endpoint against every persona (STYLE.md 7).
+"""Every patient-data endpoint against every persona (docs/architecture.md, "Personas and the access matrix").
 
 Expected now: staff everything; a patient reads only their own record (another's answers 404, as if
 it did not exist) and writes nothing; a researcher has no access to identifiable records; anonymous
