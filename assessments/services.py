@@ -35,7 +35,7 @@ from assessments.models import (
 from patients.models import Diagnosis, Patient
 from patients.selectors import DateLimits, patient_date_limits
 from patients.services import patient_lock
-from registry.dates import MAX_AGE_YEARS, PartialDate, age_in_years, today
+from registry.dates import MAX_AGE_YEARS, PartialDate, age_in_years, life_date_error, today
 from registry.errors import ValidationError
 from registry.records import apply_changes, lock_for_update
 
@@ -462,11 +462,14 @@ def _check_milestone(patient: Patient, values: dict, exclude_id: int | None) -> 
     """docs/clinical-rules.md, rule 2: AFO <= cane <= walker <= part-time <= full-time wheelchair, unless skipped."""
     # A lazy queryset: read only when the order has to be checked.
     others = Milestone.objects.filter(patient=patient, skipped=False).exclude(pk=exclude_id)
-    _milestone_rules(values, birth=patient_date_limits(patient).birth, others=others)
+    limits = patient_date_limits(patient)
+    _milestone_rules(values, birth=limits.birth, death=limits.death, others=others)
 
 
-def _milestone_rules(values: dict, *, birth: dt.date | None, others: Iterable[Milestone]) -> None:
-    """`_check_milestone` on a given date of birth and the patient's other, not skipped, milestones."""
+def _milestone_rules(
+    values: dict, *, birth: dt.date | None, death: dt.date | None = None, others: Iterable[Milestone]
+) -> None:
+    """`_check_milestone` on given dates of birth and death and the patient's other, not skipped, milestones."""
     errors = {}
     if values.get("skipped"):
         if values.get("date") or values.get("age_years") is not None:
@@ -474,10 +477,9 @@ def _milestone_rules(values: dict, *, birth: dt.date | None, others: Iterable[Mi
     elif not values.get("date") and values.get("age_years") is None:
         errors["date"] = "Enter the date (or at least the year), or the age, or mark the step as skipped."
     partial = PartialDate.from_stored(values.get("date"), values.get("date_precision"))
-    if partial and partial.earliest > today():
-        errors["date"] = "The date cannot be in the future."
-    elif partial and birth and partial.latest < birth:
-        errors["date"] = f"The date is before the date of birth ({birth})."
+    error = partial and life_date_error(partial, birth=birth, death=death)
+    if error:
+        errors["date"] = error
     age = values.get("age_years")
     if age is not None and birth and age > age_in_years(birth, today()):
         errors["age_years"] = "The age is above the patient's current age."
@@ -573,7 +575,7 @@ def milestones_reported_build(*, patient: Patient, entries: list[dict]) -> list[
     with its identity attached: the date of birth is read from it, without a query.
     """
     identity = getattr(patient, "identity", None)
-    birth = identity.date_of_birth if identity else None
+    birth, death = (identity.date_of_birth, identity.date_of_death) if identity else (None, None)
     built: list[Milestone] = []
     for data in entries:
         values = {name: data.get(name) for name in MILESTONE_FIELDS}
@@ -581,7 +583,9 @@ def milestones_reported_build(*, patient: Patient, entries: list[dict]) -> list[
         values["date_precision"] = values["date_precision"] or ""
         if any(milestone.kind == values["kind"] for milestone in built):
             raise ValidationError({"kind": f"A reported {values['kind']} milestone exists already; update it instead."})
-        _milestone_rules(values, birth=birth, others=[milestone for milestone in built if not milestone.skipped])
+        _milestone_rules(
+            values, birth=birth, death=death, others=[milestone for milestone in built if not milestone.skipped]
+        )
         built.append(Milestone(patient=patient, source=MilestoneSource.REPORTED, **values))
     return built
 

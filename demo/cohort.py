@@ -276,7 +276,9 @@ class CohortBuilder:
             day = day + dt.timedelta(days=rng.randint(120, 365))
         last_visit = visits[-1]["assessment_date"]
         status_date = min(self.today, last_visit + dt.timedelta(days=rng.randint(1, 60)))
-        genetic_dx = min(self.today, _add_years(onset, rng.expovariate(1 / 5.2)))
+        # Nothing is dated after the patient's death (the services refuse it).
+        last_day = status_date if status == EnrollmentStatus.DECEASED else self.today
+        genetic_dx = min(last_day, _add_years(onset, rng.expovariate(1 / 5.2)))
         contact = self.contacts.next()
         return {
             "patient": Patient(
@@ -332,19 +334,19 @@ class CohortBuilder:
             "pre_enrollment_stages": [
                 (kind_index, reached) for kind_index, reached in enumerate(stage_dates) if reached < enrolled
             ],
-            "treatments": self.treatments(onset),
+            "treatments": self.treatments(onset, last_day),
         }
 
-    def treatments(self, onset: dt.date) -> list[dict]:
+    def treatments(self, onset: dt.date, last_day: dt.date) -> list[dict]:
         """Treatment input, as `treatment_create` takes it."""
         rng, chosen = self.rng, []
         if rng.random() < 0.2:
-            start = min(self.today, _add_years(onset, rng.uniform(2, 10)))
+            start = min(last_day, _add_years(onset, rng.uniform(2, 10)))
             chosen.append(
                 {"kind": TreatmentKind.SIALIC_ACID, "start_date": start.replace(day=1), "start_date_precision": "month"}
             )
         if rng.random() < 0.05:
-            start = min(self.today, max(onset, dt.date(2019, 1, 1)) + dt.timedelta(days=rng.randint(0, 800)))
+            start = min(last_day, max(onset, dt.date(2019, 1, 1)) + dt.timedelta(days=rng.randint(0, 800)))
             chosen.append(
                 {
                     "kind": TreatmentKind.MANNAC,

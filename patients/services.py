@@ -24,7 +24,7 @@ from patients.models import (
 )
 from patients.selectors import patient_date_limits
 from patients.variants import ParsedVariant, VariantError, parse_variant
-from registry.dates import MAX_AGE_YEARS, PartialDate, age_in_years, today
+from registry.dates import MAX_AGE_YEARS, PartialDate, age_in_years, life_date_error, today
 from registry.errors import ValidationError
 from registry.records import apply_changes, lock_for_update
 
@@ -120,16 +120,18 @@ def patient_update(*, patient: Patient, expected_version: int, data: dict, ident
 
 
 def _check_clinical_dates_within_life(patient: Patient, birth: dt.date | None, death: dt.date | None) -> None:
-    """A corrected birth or death date must still enclose the assessments already recorded,
-    and a corrected birth date the partial dates that entry keeps on or after it."""
+    """A corrected birth or death date must still enclose the assessments and the partial dates
+    already recorded (the same whole-interval rule as on entry)."""
     dates = list(patient.assessments.values_list("assessment_date", flat=True).order_by("assessment_date"))
     if dates and birth and dates[0] < birth:
         raise ValidationError({"identity.date_of_birth": f"An assessment on {dates[0]} is before this date of birth."})
     if dates and death and dates[-1] > death:
         raise ValidationError({"identity.date_of_death": f"An assessment on {dates[-1]} is after this date of death."})
-    for label, partial in _partial_dates_on_record(patient) if birth else ():
-        if partial.latest < birth:  # "2005" is still possible for a birth on 2005-12-31
+    for label, partial in _partial_dates_on_record(patient) if birth or death else ():
+        if birth and partial.latest < birth:  # "2005" is still possible for a birth on 2005-12-31
             raise ValidationError({"identity.date_of_birth": f"The {label} ({partial}) is before this date of birth."})
+        if death and partial.earliest > death:
+            raise ValidationError({"identity.date_of_death": f"The {label} ({partial}) is after this date of death."})
 
 
 def _partial_dates_on_record(patient: Patient) -> list[tuple[str, PartialDate]]:
@@ -255,12 +257,14 @@ def _consent_end_all(*, patient: Patient, on: dt.date) -> None:
 
 def _diagnosis_check(patient: Patient, values: dict) -> list[dict]:
     """Apply docs/clinical-rules.md (rules 1 and 6) to a diagnosis; return review flags, raise on hard errors."""
-    birth = patient_date_limits(patient).birth
+    limits = patient_date_limits(patient)
     first_assessment = patient.assessments.aggregate(first=Min("assessment_date"))["first"]
-    return _diagnosis_rules(values, birth=birth, first_assessment=first_assessment)
+    return _diagnosis_rules(values, birth=limits.birth, death=limits.death, first_assessment=first_assessment)
 
 
-def _diagnosis_rules(values: dict, *, birth: dt.date | None, first_assessment: dt.date | None) -> list[dict]:
+def _diagnosis_rules(
+    values: dict, *, birth: dt.date | None, death: dt.date | None = None, first_assessment: dt.date | None
+) -> list[dict]:
     """The diagnosis rules on given facts, without queries (`_diagnosis_check` reads them for one patient).
 
     `values` may gain the computed `onset_age`. Returns review flags; raises ValidationError on hard errors.
@@ -272,12 +276,9 @@ def _diagnosis_rules(values: dict, *, birth: dt.date | None, first_assessment: d
         values.get("genetic_diagnosis_date"), values.get("genetic_diagnosis_date_precision")
     )
     for name, partial in (("onset_date", onset), ("genetic_diagnosis_date", genetic)):
-        if partial is None:
-            continue
-        if partial.earliest > today():
-            errors[name] = "The date cannot be in the future."
-        elif birth and partial.latest < birth:
-            errors[name] = f"The date is before the date of birth ({birth})."
+        error = partial and life_date_error(partial, birth=birth, death=death)
+        if error:
+            errors[name] = error
 
     onset_age = values.get("onset_age")
     if onset and birth and not errors.get("onset_date"):
@@ -509,19 +510,19 @@ TREATMENT_FIELDS = (
 
 
 def _treatment_check(patient: Patient, values: dict) -> None:
-    _treatment_rules(values, birth=patient_date_limits(patient).birth)
+    limits = patient_date_limits(patient)
+    _treatment_rules(values, birth=limits.birth, death=limits.death)
 
 
-def _treatment_rules(values: dict, *, birth: dt.date | None) -> None:
-    """The treatment rules on a given date of birth, without queries; raises ValidationError."""
+def _treatment_rules(values: dict, *, birth: dt.date | None, death: dt.date | None = None) -> None:
+    """The treatment rules on given dates of birth and death, without queries; raises ValidationError."""
     start = PartialDate.from_stored(values.get("start_date"), values.get("start_date_precision"))
     stop = PartialDate.from_stored(values.get("stop_date"), values.get("stop_date_precision"))
     errors = {}
     for name, partial in (("start_date", start), ("stop_date", stop)):
-        if partial and partial.earliest > today():
-            errors[name] = "The date cannot be in the future."
-        elif partial and birth and partial.latest < birth:
-            errors[name] = f"The date is before the date of birth ({birth})."
+        error = partial and life_date_error(partial, birth=birth, death=death)
+        if error:
+            errors[name] = error
     if start and stop and stop.latest < start.earliest:
         errors["stop_date"] = f"The treatment stops ({stop}) before it starts ({start})."
     if values.get("trial_registration") and not values.get("in_clinical_trial"):
@@ -615,10 +616,10 @@ def consent_withdraw(*, patient: Patient, purpose: str, withdrawn_on: dt.date) -
 # first assessment) come from the objects in memory. The caller saves them (`bulk_create`).
 
 
-def _birth_in_memory(patient: Patient) -> dt.date | None:
-    """The date of birth from the identity attached to `patient` (`identity_build`), without a query."""
+def _life_in_memory(patient: Patient) -> tuple[dt.date | None, dt.date | None]:
+    """Dates of birth and death from the identity attached to `patient` (`identity_build`), without a query."""
     identity = getattr(patient, "identity", None)
-    return identity.date_of_birth if identity else None
+    return (identity.date_of_birth, identity.date_of_death) if identity else (None, None)
 
 
 def identity_build(*, patient: Patient, data: dict) -> PatientIdentity:
@@ -637,7 +638,7 @@ def enrollment_events_build(
     when it has none, as the service does. A withdrawal's end of consent is `consent_grants_build`'s
     `withdrawn_on`; assessments after a withdrawal or death are refused by `assessments_build`.
     """
-    birth = _birth_in_memory(patient)
+    birth, _ = _life_in_memory(patient)
     (first_status, registered_on), *changes = history
     if first_status != EnrollmentStatus.CANDIDATE:
         raise ValidationError({"status": f"A new patient is registered as a candidate, not {first_status}."})
@@ -664,17 +665,18 @@ def diagnosis_build(*, patient: Patient, data: dict, first_assessment: dt.date |
     be stored with it (what `_diagnosis_check` would read). The diagnosis is attached to `patient`.
     """
     values = {name: data.get(name) for name in DIAGNOSIS_FIELDS if name in data}
-    flags = _diagnosis_rules(values, birth=_birth_in_memory(patient), first_assessment=first_assessment)
+    birth, death = _life_in_memory(patient)
+    flags = _diagnosis_rules(values, birth=birth, death=death, first_assessment=first_assessment)
     return Diagnosis(patient=patient, review_flags=flags, **values)
 
 
 def treatments_build(*, patient: Patient, entries: list[dict]) -> list[Treatment]:
     """Unsaved treatments, each checked as `treatment_create` checks it; `patient` has its identity attached."""
-    birth = _birth_in_memory(patient)
+    birth, death = _life_in_memory(patient)
     built = []
     for data in entries:
         values = {name: data[name] for name in TREATMENT_FIELDS if name in data}
-        _treatment_rules(values, birth=birth)
+        _treatment_rules(values, birth=birth, death=death)
         built.append(Treatment(patient=patient, **values))
     return built
 

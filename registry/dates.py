@@ -69,6 +69,21 @@ class PartialDate:
         return self.date
 
 
+def life_date_error(partial: PartialDate, *, birth: dt.date | None, death: dt.date | None) -> str | None:
+    """Why a partial date cannot fall within a person's life (so far), or None if it can.
+
+    The whole interval counts: "2005" is possible for someone born on 2005-12-31 or who died on
+    2005-01-01.
+    """
+    if partial.earliest > today():
+        return "The date cannot be in the future."
+    if birth and partial.latest < birth:
+        return f"The date is before the date of birth ({birth})."
+    if death and partial.earliest > death:
+        return f"The date is after the date of death ({death})."
+    return None
+
+
 def today() -> dt.date:
     return timezone.localdate()
 

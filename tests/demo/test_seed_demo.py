@@ -219,7 +219,7 @@ def test_seeded_patients_are_what_the_one_by_one_services_store(cohort):
         assert milestones(patient) == milestones(seeded)
 
 
-def _stops_before_it_starts(builder, onset):
+def _stops_before_it_starts(builder, onset, last_day):
     return [
         {
             "kind": TreatmentKind.SIALIC_ACID,

@@ -11,7 +11,7 @@ import pytest
 
 from patients import services
 from patients.models import Diagnosis, Treatment
-from registry.dates import age_in_years, today
+from registry.dates import PartialDate, age_in_years, today
 from registry.errors import ValidationError
 from tests.factories import AssessmentFactory, DiagnosisFactory, PatientFactory
 
@@ -364,3 +364,55 @@ def test_api_birth_date_correction_after_a_recorded_onset_refused(staff_client):
 
     assert response.status_code == 400, response.json()
     assert "identity.date_of_birth" in response.json()["error"]["fields"]
+
+
+# --- Dates after death -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def deceased(db):
+    patient = PatientFactory()
+    patient.identity.date_of_death = dt.date(2015, 6, 30)
+    patient.identity.save()
+    return patient
+
+
+@pytest.mark.parametrize(
+    "start, accepted",
+    [("2015", True), ("2015-06", True), ("2015-06-30", True), ("2015-07", False), ("2016", False)],
+)
+def test_a_treatment_cannot_start_after_death(deceased, start, accepted):
+    data = {"kind": "sialic_acid", "start_date": PartialDate.parse(start).date}
+    data["start_date_precision"] = PartialDate.parse(start).precision
+    if accepted:
+        assert services.treatment_create(patient=deceased, data=data).pk
+    else:
+        with pytest.raises(ValidationError) as raised:
+            services.treatment_create(patient=deceased, data=data)
+        assert "after the date of death" in raised.value.message_dict["start_date"][0]
+
+
+def test_a_genetic_diagnosis_after_death_is_refused(deceased):
+    with pytest.raises(ValidationError) as raised:
+        services.diagnosis_create(
+            patient=deceased,
+            data={"genetic_diagnosis_date": dt.date(2016, 1, 1), "genetic_diagnosis_date_precision": "year"},
+        )
+    assert "after the date of death" in raised.value.message_dict["genetic_diagnosis_date"][0]
+
+
+def test_a_death_date_correction_must_leave_recorded_partial_dates_possible(staff_client):
+    patient = PatientFactory()
+    services.treatment_create(
+        patient=patient, data={"kind": "mannac", "start_date": dt.date(2020, 1, 1), "start_date_precision": "year"}
+    )
+    url = f"/api/v1/patients/{patient.uuid}/"
+
+    refused = staff_client.patch(url, {"identity": {"date_of_death": "2019-12-31"}}, format="json", HTTP_IF_MATCH='"1"')
+    accepted = staff_client.patch(
+        url, {"identity": {"date_of_death": "2020-01-01"}}, format="json", HTTP_IF_MATCH='"1"'
+    )
+
+    assert refused.status_code == 400
+    assert "after this date of death" in refused.json()["error"]["fields"]["identity.date_of_death"][0]
+    assert accepted.status_code == 200, accepted.content
