@@ -68,6 +68,21 @@ class PartialDate:
             return dt.date(self.date.year, self.date.month, last_day)
         return self.date
 
+    @property
+    def midpoint(self) -> dt.date:
+        """The middle day of the interval: the registry's estimate of an imprecise date.
+
+        Any fixed day of the interval (such as the first, which is how the date is stored) biases
+        ages and durations computed from it; the midpoint does not, when the true day is equally
+        likely anywhere in the interval. The precision says how far off it can be.
+        """
+        return self.earliest + (self.latest - self.earliest) / 2
+
+
+def years_between(start: dt.date, end: dt.date) -> float:
+    """Elapsed years between two days (Julian years of 365.25 days), negative if `end` is earlier."""
+    return (end - start).days / 365.25
+
 
 def life_date_error(partial: PartialDate, *, birth: dt.date | None, death: dt.date | None) -> str | None:
     """Why a partial date cannot fall within a person's life (so far), or None if it can.
