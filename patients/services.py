@@ -22,7 +22,7 @@ from patients.models import (
     Variant,
     Zygosity,
 )
-from patients.selectors import patient_date_limits
+from patients.selectors import diagnosis_timeline, patient_date_limits
 from patients.variants import ParsedVariant, VariantError, parse_variant
 from registry.dates import MAX_AGE_YEARS, PartialDate, age_in_years, life_date_error, today
 from registry.errors import ValidationError
@@ -282,16 +282,28 @@ def _diagnosis_rules(
 
     onset_age = values.get("onset_age")
     if onset and birth and not errors.get("onset_date"):
-        age_from_date = age_in_years(birth, max(onset.earliest, birth))
-        if onset_age is not None and abs(onset_age - age_from_date) > 1:
-            errors["onset_age"] = f"The onset date gives age {age_from_date}, not {onset_age}."
-        values["onset_age"] = onset_age = age_from_date if onset_age is None else onset_age
+        # "2010" for someone born in May 1985 is age 24 or 25: a stated age must be one of them,
+        # and a computed one is the age in the middle of the interval (docs/clinical-rules.md,
+        # "Partial dates").
+        youngest = age_in_years(birth, max(onset.earliest, birth))
+        oldest = age_in_years(birth, onset.latest)
+        if onset_age is not None and not youngest <= onset_age <= oldest:
+            possible = str(youngest) if youngest == oldest else f"{youngest} to {oldest}"
+            errors["onset_age"] = f"The onset date ({onset}) gives age {possible}, not {onset_age}."
+        if onset_age is None:
+            values["onset_age"] = onset_age = age_in_years(birth, max(onset.midpoint, birth))
     if onset_age is not None and birth and onset_age > age_in_years(birth, today()):
         errors["onset_age"] = "Age at onset is above the patient's current age."
 
     if onset and first_assessment and onset.earliest > first_assessment:
         errors["onset_date"] = f"Onset is after the first assessment ({first_assessment})."
-    elif onset_age is not None and birth and first_assessment and onset_age > age_in_years(birth, first_assessment):
+    elif (
+        not onset
+        and onset_age is not None
+        and birth
+        and first_assessment
+        and onset_age > age_in_years(birth, first_assessment)
+    ):
         errors["onset_age"] = f"Age at onset is above the age at the first assessment ({first_assessment})."
 
     if values.get("rimmed_vacuoles") == "yes" and values.get("biopsy_done") != "yes":
@@ -299,6 +311,17 @@ def _diagnosis_rules(
     if errors:
         raise ValidationError(errors)
 
+    timeline = diagnosis_timeline(onset=onset, onset_age=onset_age, genetic_diagnosis=genetic, birth=birth)
+    if timeline.diagnosis_before_onset:
+        # Possible (a relative tested before symptoms), so flagged rather than refused.
+        flags.append(
+            {
+                "code": "genetic_diagnosis_before_onset",
+                "field": "genetic_diagnosis_date",
+                "message": f"The genetic diagnosis ({genetic}) is before symptom onset; "
+                "correct the dates, or confirm a diagnosis made before symptoms.",
+            }
+        )
     low, high = settings.REGISTRY_ONSET_REVIEW_MIN_AGE, settings.REGISTRY_ONSET_REVIEW_MAX_AGE
     if onset_age is not None and not low <= onset_age <= high:
         flags.append(

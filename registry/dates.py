@@ -99,6 +99,14 @@ def life_date_error(partial: PartialDate, *, birth: dt.date | None, death: dt.da
     return None
 
 
+def add_years(day: dt.date, years: int) -> dt.date:
+    """The same calendar day `years` later (28 February for 29 February in a common year)."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
 def today() -> dt.date:
     return timezone.localdate()
 

@@ -1,4 +1,5 @@
 from django_countries.serializer_fields import CountryField
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from patients.models import (
@@ -18,6 +19,7 @@ from patients.models import (
     TreatmentKind,
     Variant,
 )
+from patients.selectors import DiagnosisTimeline, diagnosis_timeline
 from patients.services import IDENTITY_FIELDS
 from registry.api.fields import PartialDateField, UUIDRelatedField
 from registry.api.serializers import (
@@ -27,8 +29,17 @@ from registry.api.serializers import (
     RecordSerializer,
     ReviewFlagsField,
 )
-from registry.dates import MAX_AGE_YEARS
+from registry.dates import MAX_AGE_YEARS, PartialDate
 from registry.models import YesNoUnknown
+
+# [shortest, longest]: what a partial date allows (docs/clinical-rules.md, "Partial dates").
+YEARS_RANGE_SCHEMA = {
+    "type": "array",
+    "items": {"type": "number"},
+    "minItems": 2,
+    "maxItems": 2,
+    "nullable": True,
+}
 
 NUMBERING_CHOICES = [
     ("auto", "Detect (legacy names of known variants are recognised)"),
@@ -121,7 +132,10 @@ DIAGNOSIS_API_FIELDS = [
 
 class DiagnosisOutputSerializer(PatientRefMixin, DiagnosisFieldsMixin, RecordSerializer):
     first_symptom_hpo = serializers.SerializerMethodField()
+    onset_age_years = serializers.SerializerMethodField()
+    onset_age_range = serializers.SerializerMethodField()
     diagnostic_delay_years = serializers.SerializerMethodField()
+    diagnostic_delay_range_years = serializers.SerializerMethodField()
     review_flags = ReviewFlagsField()
 
     class Meta:
@@ -131,7 +145,10 @@ class DiagnosisOutputSerializer(PatientRefMixin, DiagnosisFieldsMixin, RecordSer
             "patient",
             *DIAGNOSIS_API_FIELDS,
             "first_symptom_hpo",
+            "onset_age_years",
+            "onset_age_range",
             "diagnostic_delay_years",
+            "diagnostic_delay_range_years",
             "review_flags",
         ]
 
@@ -139,11 +156,45 @@ class DiagnosisOutputSerializer(PatientRefMixin, DiagnosisFieldsMixin, RecordSer
         return FIRST_SYMPTOM_HPO.get(diagnosis.first_symptom)
 
     def get_diagnostic_delay_years(self, diagnosis) -> float | None:
-        """Years from symptom onset to genetic diagnosis, a figure the community tracks
-        (docs/clinical-rules.md, "Published figures")."""
-        if not (diagnosis.onset_date and diagnosis.genetic_diagnosis_date):
-            return None
-        return round((diagnosis.genetic_diagnosis_date - diagnosis.onset_date).days / 365.25, 1)
+        """Years from symptom onset to genetic diagnosis, midpoint to midpoint of the two intervals,
+        a figure the community tracks (docs/clinical-rules.md, "Partial dates")."""
+        return _timeline(diagnosis).diagnostic_delay_years
+
+    @extend_schema_field(YEARS_RANGE_SCHEMA)
+    def get_diagnostic_delay_range_years(self, diagnosis):
+        """Shortest and longest delay the two dates allow."""
+        return _timeline(diagnosis).diagnostic_delay_range
+
+    def get_onset_age_years(self, diagnosis) -> float | None:
+        """Age at the middle of the onset interval, in years with one decimal."""
+        return _timeline(diagnosis).onset_age_years
+
+    @extend_schema_field(YEARS_RANGE_SCHEMA)
+    def get_onset_age_range(self, diagnosis):
+        """Completed years of age on the first and the last day onset may have been."""
+        return _timeline(diagnosis).onset_age_range
+
+
+def _timeline(diagnosis) -> DiagnosisTimeline:
+    """Computed once per diagnosis; the list's queryset annotates the date of birth (no extra query)."""
+    timeline = getattr(diagnosis, "_timeline", None)
+    if timeline is None:
+        birth = getattr(diagnosis, "patient_birth", _MISSING)
+        if birth is _MISSING:
+            identity = getattr(diagnosis.patient, "identity", None)
+            birth = identity.date_of_birth if identity else None
+        timeline = diagnosis._timeline = diagnosis_timeline(
+            onset=PartialDate.from_stored(diagnosis.onset_date, diagnosis.onset_date_precision),
+            onset_age=diagnosis.onset_age,
+            genetic_diagnosis=PartialDate.from_stored(
+                diagnosis.genetic_diagnosis_date, diagnosis.genetic_diagnosis_date_precision
+            ),
+            birth=birth,
+        )
+    return timeline
+
+
+_MISSING = object()
 
 
 class DiagnosisInputSerializer(FieldsBuiltOnceMixin, DiagnosisFieldsMixin, serializers.ModelSerializer):

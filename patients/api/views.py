@@ -59,7 +59,9 @@ class PatientViewSet(PatientScopedViewSet):
 
 
 class DiagnosisViewSet(PatientScopedViewSet):
-    queryset = Diagnosis.objects.annotate(patient_uuid=F("patient__uuid"))
+    queryset = Diagnosis.objects.annotate(
+        patient_uuid=F("patient__uuid"), patient_birth=F("patient__identity__date_of_birth")
+    )
     output_serializer = s.DiagnosisOutputSerializer
     filterset_class = DiagnosisFilter
     ordering_fields = ["created_at", "updated_at", "onset_date"]

@@ -28,9 +28,13 @@ def test_diagnosis_onset_age_is_computed_from_birth_and_partial_date(staff_clien
 
     assert response.status_code == 201, response.json()
     body = response.json()
-    assert (body["onset_date"], body["genetic_diagnosis_date"], body["onset_age"]) == ("2005", "2010-03", 24)
+    # Onset "2005" for a birthday on 15 June is age 24 or 25; the middle of 2005 (2 July) gives 25.
+    assert (body["onset_date"], body["genetic_diagnosis_date"], body["onset_age"]) == ("2005", "2010-03", 25)
+    assert (body["onset_age_years"], body["onset_age_range"]) == (25.0, [24, 25])
     assert body["first_symptom_hpo"] == "HP:0009027"
-    assert body["diagnostic_delay_years"] == 5.2
+    # Mid-2005 to mid-March 2010, and anything from 4.2 (end of 2005 to 1 March 2010) to 5.2 years.
+    assert body["diagnostic_delay_years"] == 4.7
+    assert body["diagnostic_delay_range_years"] == [4.2, 5.2]
     stored = Diagnosis.objects.get(patient=patient)
     assert (stored.onset_date, stored.onset_date_precision) == (dt.date(2005, 1, 1), "year")
 
