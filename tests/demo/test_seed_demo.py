@@ -324,7 +324,7 @@ def test_the_bulk_builders_check_without_queries(django_assert_num_queries):
         ("withdrawn", dt.date(2021, 1, 1)),
     ]
     assert patient.status == EnrollmentStatus.WITHDRAWN
-    assert diagnosis.onset_age == 29  # computed from the onset date, as `diagnosis_create` does
+    assert diagnosis.onset_age == 30  # computed from the middle of 2010, as `diagnosis_create` does
     assert len(treatments) == 1 and grants[0].withdrawn_on == dt.date(2021, 1, 1)
     assert [milestone.kind for milestone in reported] == ["afo", "cane"]
 
