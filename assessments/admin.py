@@ -1,11 +1,15 @@
 from django.contrib import admin
 
-from assessments.models import Assessment, DynamometryMeasurement, Milestone
+from assessments.models import Assessment, DynamometryMeasurement, ManualMuscleTest, Milestone
 from registry.admin import ReadOnlyInlineMixin, StaffReadOnlyAdmin
 
 
 class DynamometryInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = DynamometryMeasurement
+
+
+class ManualMuscleTestInline(ReadOnlyInlineMixin, admin.TabularInline):
+    model = ManualMuscleTest
 
 
 @admin.register(Assessment)
@@ -14,7 +18,7 @@ class AssessmentAdmin(StaffReadOnlyAdmin):
     list_filter = ["source", "ambulation_class", "wheelchair_use"]
     list_select_related = ["patient"]
     date_hierarchy = "assessment_date"
-    inlines = [DynamometryInline]
+    inlines = [DynamometryInline, ManualMuscleTestInline]
 
 
 @admin.register(Milestone)

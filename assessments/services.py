@@ -16,20 +16,35 @@ from django.conf import settings
 from django.db import transaction
 
 from assessments.models import (
+    ABC_MAX_PERCENT,
+    AXIAL_MUSCLES,
     DYNAMOMETRY_MAX_KG,
+    FALL_CIRCUMSTANCES,
+    FVC_MAX_LITRES,
     IBMFRS_ITEMS,
     IBMFRS_MAX_ITEM_SCORE,
-    MILESTONE_ORDER,
-    MILESTONE_STAGE,
+    MILESTONE_IMPLIES,
+    MRC_GRADES,
+    MRC_WHOLE_GRADE,
+    PINCH_MAX_KG,
     SIX_MINUTE_WALK_MAX_M,
+    STAIR_CLIMB_MAX_STEPS,
+    TIMED_TEST_RANGE_S,
+    TIMED_TESTS,
     AmbulationClass,
     Assessment,
     Device,
     DynamometryMeasurement,
+    ManualMuscleTest,
     Milestone,
+    MilestoneCensoring,
+    MilestoneKind,
     MilestoneSource,
+    MmtMuscle,
+    MmtSide,
     SixMinuteWalk,
     Source,
+    TimedTestStatus,
     WheelchairUse,
 )
 from patients.models import Diagnosis, Patient
@@ -37,6 +52,7 @@ from patients.selectors import DateLimits, patient_date_limits
 from patients.services import patient_lock
 from registry.dates import MAX_AGE_YEARS, PartialDate, age_in_years, life_date_error, today
 from registry.errors import ValidationError
+from registry.models import DatePrecision
 from registry.records import apply_changes, lock_for_update
 
 ASSESSMENT_FIELDS = (
@@ -46,6 +62,7 @@ ASSESSMENT_FIELDS = (
     "falls_count",
     "injurious_falls_count",
     "fractures_count",
+    *FALL_CIRCUMSTANCES,
     "devices",
     "ambulation_class",
     "wheelchair_use",
@@ -55,10 +72,17 @@ ASSESSMENT_FIELDS = (
     "rise_from_chair",
     "six_minute_walk_status",
     "six_minute_walk_m",
+    *(name for test in TIMED_TESTS.items() for name in test),
+    "stair_climb_steps",
     "grip_left_kg",
     "grip_right_kg",
+    "pinch_left_kg",
+    "pinch_right_kg",
     "fvc_percent_predicted",
+    "fvc_litres",
+    "fvc_reference_equation",
     "ck_u_per_l",
+    "abc_total_percent",
 )
 
 # Plausible ranges for measured values; outside them the entry is a typing error.
@@ -68,6 +92,18 @@ MEASURE_RANGES = {
     "grip_right_kg": (0, 100),
     "fvc_percent_predicted": (0, 200),
     "ck_u_per_l": (0, 100_000),
+    # docs/clinical-rules.md, "Measures".
+    **{seconds: TIMED_TEST_RANGE_S for seconds in TIMED_TESTS.values()},
+    "stair_climb_steps": (1, STAIR_CLIMB_MAX_STEPS),
+    "pinch_left_kg": (0, PINCH_MAX_KG),
+    "pinch_right_kg": (0, PINCH_MAX_KG),
+    "fvc_litres": (0, FVC_MAX_LITRES),
+    "abc_total_percent": (0, ABC_MAX_PERCENT),
+}
+TIMED_TEST_LABELS = {
+    "ten_metre_walk_s": "10-metre walk",
+    "timed_up_and_go_s": "timed up-and-go",
+    "stair_climb_s": "stair climb",
 }
 DYNAMOMETRY_RANGE_KG = (Decimal(0), Decimal(DYNAMOMETRY_MAX_KG))
 
@@ -122,7 +158,57 @@ def _check_dates(limits: DateLimits, when: dt.date, diagnosis: Diagnosis | None)
     return errors
 
 
-def _check_ranges(values: dict, dynamometry: list[dict]) -> dict:
+def _check_timed_tests(values: dict) -> dict:
+    """docs/clinical-rules.md, "Measures": as for the 6-minute walk, "unable" is a result, not missing data."""
+    errors = {}
+    for status_field, seconds_field in TIMED_TESTS.items():
+        status, seconds = values.get(status_field), values.get(seconds_field)
+        if status == TimedTestStatus.UNABLE and seconds is not None:
+            errors[seconds_field] = "A time was entered but the test is marked 'unable'."
+        elif status == TimedTestStatus.DONE and seconds is None:
+            errors[seconds_field] = "Enter the time in seconds, or mark the test 'unable'."
+    if values.get("stair_climb_status") == TimedTestStatus.DONE and values.get("stair_climb_steps") is None:
+        errors["stair_climb_steps"] = "Enter the number of steps climbed; protocols differ."
+    return errors
+
+
+def _check_fall_circumstances(values: dict) -> dict:
+    """docs/clinical-rules.md, "Measures": falls by circumstance are part of `falls_count`."""
+    falls = values.get("falls_count")
+    given = {name: values[name] for name in FALL_CIRCUMSTANCES if values.get(name) is not None}
+    if not given:
+        return {}
+    if falls is None:
+        return {"falls_count": "Enter the number of falls: the falls by circumstance are part of it."}
+    errors = {name: f"Cannot exceed the number of falls ({falls})." for name, count in given.items() if count > falls}
+    indoors, outdoors = given.get("falls_indoors_count"), given.get("falls_outdoors_count")
+    if not errors and indoors is not None and outdoors is not None and indoors + outdoors > falls:
+        errors["falls_outdoors_count"] = (
+            f"Falls indoors ({indoors}) and outdoors ({outdoors}) together cannot exceed falls ({falls})."
+        )
+    return errors
+
+
+def _check_manual_muscle_tests(rows: list[dict]) -> dict:
+    """docs/clinical-rules.md, "Measures": MRC grades, each movement and side once, neck movements midline."""
+    errors = {}
+    seen = set()
+    for index, row in enumerate(rows):
+        muscle, side, grade = row["muscle"], row["side"], row["grade"]
+        path = f"manual_muscle_tests.{index}"
+        if (muscle, side) in seen:
+            errors[path] = f"{muscle} {side} is entered twice."
+        elif muscle not in MmtMuscle.values:
+            errors[f"{path}.muscle"] = "Choose a movement from: " + ", ".join(MmtMuscle.values) + "."
+        elif side not in MmtSide.values or (muscle in AXIAL_MUSCLES) != (side == MmtSide.MIDLINE):
+            errors[f"{path}.side"] = "Neck movements are graded once (side 'midline'); limb movements left or right."
+        elif grade not in MRC_GRADES:
+            errors[f"{path}.grade"] = "Enter an MRC grade: " + ", ".join(MRC_GRADES) + "."
+        seen.add((muscle, side))
+    return errors
+
+
+def _check_ranges(values: dict, dynamometry: list[dict], manual_muscle_tests: list[dict] = ()) -> dict:
     errors = {}
     for name in IBMFRS_ITEMS:
         score = values.get(name)
@@ -154,6 +240,9 @@ def _check_ranges(values: dict, dynamometry: list[dict]) -> dict:
         elif not low <= row["kg"] <= high:
             errors[f"dynamometry.{index}.kg"] = f"Enter a force from {low} to {high} kg."
         seen.add(key)
+    errors |= _check_timed_tests(values)
+    errors |= _check_fall_circumstances(values)
+    errors |= _check_manual_muscle_tests(list(manual_muscle_tests))
     return errors
 
 
@@ -178,6 +267,16 @@ def assessment_review_flags(values: dict) -> list[dict]:
                     "message": "Full-time wheelchair use implies IBMFRS walking 0.",
                 }
             )
+        for status_field, seconds_field in TIMED_TESTS.items():
+            if values.get(status_field) == TimedTestStatus.DONE:
+                flags.append(
+                    {
+                        "code": "wheelchair_but_walked",
+                        "field": seconds_field,
+                        "message": f"Full-time wheelchair use, but a {TIMED_TEST_LABELS[seconds_field]} time was "
+                        "recorded.",
+                    }
+                )
     if ambulation is not None and wheelchair:
         expected = {
             AmbulationClass.WHEELCHAIR_FULL_TIME: WheelchairUse.FULL_TIME,
@@ -218,6 +317,7 @@ HISTORY_FIELDS = (
     "assessment_date",
     "ambulation_class",
     "wheelchair_use",
+    "devices",
     "six_minute_walk_status",
     "six_minute_walk_m",
     "ambulation_regain_confirmed",
@@ -256,32 +356,59 @@ def _check_regain(others: list[dict], values: dict) -> tuple[dict, list[dict]]:
 
 
 def _reported_milestone_flags(milestones: list[Milestone], values: dict, birth: dt.date | None) -> list[dict]:
-    """An assessment showing a stage before the reported date of reaching it contradicts the report."""
-    stage = mobility_stage(values.get("ambulation_class"), values.get("wheelchair_use") or "")
-    if stage is None:
-        return []
+    """An assessment contradicting a reported milestone (docs/clinical-rules.md, rule 2): it shows the
+    stage reached before every possible day of the report, or still not reached after every one."""
     flags = []
     for milestone in milestones:
         if milestone.source != MilestoneSource.REPORTED or milestone.skipped:
             continue
-        window = _milestone_window(
+        reached = milestone_reached(milestone.kind, values)
+        window = reached is not None and milestone_window(
             {"date": milestone.date, "date_precision": milestone.date_precision, "age_years": milestone.age_years},
             birth,
         )
-        if window and MILESTONE_STAGE[milestone.kind] <= stage and values["assessment_date"] < window[0]:
+        if not window:
+            continue
+        field = "devices" if milestone.kind == MilestoneKind.AFO else "ambulation_class"
+        label, reported_on = milestone.get_kind_display().lower(), milestone.date or milestone.age_years
+        if reached and values["assessment_date"] < window[0]:
             flags.append(
                 {
                     "code": "before_reported_milestone",
-                    "field": "ambulation_class",
-                    "message": f"This assessment already shows {AmbulationClass(stage).label.lower()}, "
-                    f"but the reported {milestone.get_kind_display().lower()} is later "
-                    f"({milestone.date or milestone.age_years}).",
+                    "field": field,
+                    "message": f"This assessment already shows {label}, but the reported date of reaching it "
+                    f"is later ({reported_on}).",
+                }
+            )
+        elif reached is False and values["assessment_date"] > window[1]:
+            flags.append(
+                {
+                    "code": "after_reported_milestone",
+                    "field": field,
+                    "message": f"This assessment shows the patient below {label}, but it was reported reached "
+                    f"earlier ({reported_on}).",
                 }
             )
     return flags
 
 
-def assessment_computed_fields(values: dict, dynamometry: list[dict]) -> dict:
+def mmt_sum_score(manual_muscle_tests: list[dict]) -> int | None:
+    """docs/clinical-rules.md, "Measures": MRC grades summed over REGISTRY_MMT_SUM_MUSCLES (4- and 4+ count 4).
+
+    Only a complete set: every listed limb movement graded on both sides, every neck movement once.
+    """
+    grades = {(row["muscle"], row["side"]): row["grade"] for row in manual_muscle_tests}
+    keys = [
+        (muscle, side)
+        for muscle in settings.REGISTRY_MMT_SUM_MUSCLES
+        for side in ((MmtSide.MIDLINE,) if muscle in AXIAL_MUSCLES else (MmtSide.LEFT, MmtSide.RIGHT))
+    ]
+    if not keys or not all(key in grades for key in keys):
+        return None
+    return sum(MRC_WHOLE_GRADE[grades[key]] for key in keys)
+
+
+def assessment_computed_fields(values: dict, dynamometry: list[dict], manual_muscle_tests: list[dict] = ()) -> dict:
     """Totals and composites are computed here, never typed in (docs/clinical-rules.md, rule 5)."""
     scores = [values.get(name) for name in IBMFRS_ITEMS]
     composites = settings.REGISTRY_HHD_COMPOSITES
@@ -296,6 +423,7 @@ def assessment_computed_fields(values: dict, dynamometry: list[dict]) -> dict:
         "ibmfrs_total": sum(scores) if all(score is not None for score in scores) else None,
         "hhd_upper_composite_kg": composite(composites["upper"]),
         "hhd_lower_composite_kg": composite(composites["lower"]),
+        "mmt_sum_score": mmt_sum_score(list(manual_muscle_tests)),
     }
 
 
@@ -305,6 +433,7 @@ def assessment_validate(
     dynamometry: list[dict],
     exclude_id: int | None = None,
     record: PatientRecord | None = None,
+    manual_muscle_tests: list[dict] = (),
 ) -> dict:
     """Check one assessment's values; return the computed fields and review flags to store.
 
@@ -313,17 +442,20 @@ def assessment_validate(
     """
     if values.get("six_minute_walk_m") is not None and not values.get("six_minute_walk_status"):
         values["six_minute_walk_status"] = SixMinuteWalk.DONE
+    for status_field, seconds_field in TIMED_TESTS.items():  # a time alone implies "done", as above
+        if values.get(seconds_field) is not None and not values.get(status_field):
+            values[status_field] = TimedTestStatus.DONE
     record = record or PatientRecord.load(patient)
     limits = patient_date_limits(patient)
     errors = _check_dates(limits, values["assessment_date"], getattr(patient, "diagnosis", None))
-    errors |= _check_ranges(values, dynamometry)
+    errors |= _check_ranges(values, dynamometry, manual_muscle_tests)
     regain_errors, regain_flags = _check_regain(record.assessments_except(exclude_id), values)
     errors |= regain_errors
     if errors:
         raise ValidationError(errors)
     flags = assessment_review_flags(values) + regain_flags
     flags += _reported_milestone_flags(record.milestones, values, limits.birth)
-    return assessment_computed_fields(values, dynamometry) | {"review_flags": flags}
+    return assessment_computed_fields(values, dynamometry, manual_muscle_tests) | {"review_flags": flags}
 
 
 def _replace_dynamometry(assessment: Assessment, dynamometry: list[dict]) -> None:
@@ -333,18 +465,32 @@ def _replace_dynamometry(assessment: Assessment, dynamometry: list[dict]) -> Non
     )
 
 
+def _replace_manual_muscle_tests(assessment: Assessment, rows: list[dict]) -> None:
+    assessment.manual_muscle_tests.all().delete()
+    ManualMuscleTest.objects.bulk_create(ManualMuscleTest(assessment=assessment, **row) for row in rows)
+
+
 @transaction.atomic
-def assessment_create(*, patient: Patient, data: dict, dynamometry: list[dict] = (), entered_by=None) -> Assessment:
+def assessment_create(
+    *,
+    patient: Patient,
+    data: dict,
+    dynamometry: list[dict] = (),
+    manual_muscle_tests: list[dict] = (),
+    entered_by=None,
+) -> Assessment:
     """Record one assessment and update the milestones derived from it."""
     # One writer per patient at a time: derived milestones depend on all of their assessments.
     patient = patient_lock(patient_id=patient.pk)
     record = PatientRecord.load(patient)
     values = {name: data[name] for name in ASSESSMENT_FIELDS if name in data}
-    dynamometry = list(dynamometry)
-    values |= assessment_validate(patient, values, dynamometry, record=record)
+    dynamometry, manual_muscle_tests = list(dynamometry), list(manual_muscle_tests)
+    values |= assessment_validate(patient, values, dynamometry, record=record, manual_muscle_tests=manual_muscle_tests)
     assessment = Assessment.objects.create(patient=patient, entered_by=entered_by, **values)
     if dynamometry:
         _replace_dynamometry(assessment, dynamometry)
+    if manual_muscle_tests:
+        _replace_manual_muscle_tests(assessment, manual_muscle_tests)
     record.assessments.append({name: getattr(assessment, name) for name in HISTORY_FIELDS})
     milestones_derive(patient=patient, record=record)
     return assessment
@@ -352,9 +498,14 @@ def assessment_create(*, patient: Patient, data: dict, dynamometry: list[dict] =
 
 @transaction.atomic
 def assessment_update(
-    *, assessment: Assessment, expected_version: int, data: dict, dynamometry: list[dict] | None = None
+    *,
+    assessment: Assessment,
+    expected_version: int,
+    data: dict,
+    dynamometry: list[dict] | None = None,
+    manual_muscle_tests: list[dict] | None = None,
 ) -> Assessment:
-    """Change an assessment; `dynamometry`, when given, replaces all of its measurements."""
+    """Change an assessment; `dynamometry` and `manual_muscle_tests`, when given, replace all of their rows."""
     patient = patient_lock(patient_id=assessment.patient_id)
     assessment = lock_for_update(assessment, expected_version)
     assessment.patient = patient  # loaded and locked above; saves a query for whoever reads it next
@@ -363,9 +514,19 @@ def assessment_update(
     values |= {name: data[name] for name in ASSESSMENT_FIELDS if name in data}
     replacing = dynamometry is not None
     dynamometry = list(dynamometry) if replacing else list(assessment.dynamometry.values("muscle_group", "side", "kg"))
-    values |= assessment_validate(patient, values, dynamometry, exclude_id=assessment.pk, record=record)
+    replacing_mmt = manual_muscle_tests is not None
+    manual_muscle_tests = (
+        list(manual_muscle_tests)
+        if replacing_mmt
+        else list(assessment.manual_muscle_tests.values("muscle", "side", "grade"))
+    )
+    values |= assessment_validate(
+        patient, values, dynamometry, exclude_id=assessment.pk, record=record, manual_muscle_tests=manual_muscle_tests
+    )
     if replacing:
         _replace_dynamometry(assessment, dynamometry)
+    if replacing_mmt:
+        _replace_manual_muscle_tests(assessment, manual_muscle_tests)
     apply_changes(assessment, values)
     assessment.version += 1
     assessment.save()
@@ -385,61 +546,132 @@ def assessment_delete(*, assessment: Assessment, expected_version: int) -> None:
 # --- Milestones -------------------------------------------------------------------------------
 
 
-def derived_milestone_dates(assessments: list[tuple[int, dt.date, int | None, str]]) -> dict[str, tuple[dt.date, int]]:
-    """First date each stage was reached or passed, from (id, date, ambulation_class, wheelchair_use).
+def milestone_reached(kind: str, row: dict) -> bool | None:
+    """What one visit says of a milestone: reached (True), not yet (False) or nothing (None).
 
-    "Reached or passed" keeps derived milestones in order: a patient first seen with a walker has
-    reached the cane stage by then too (an upper bound on its date, as left-censored data is).
+    docs/clinical-rules.md, "Milestones". `row` has the visit's ambulation_class, wheelchair_use
+    and devices. Walking aids and wheelchair use are two scales: a part-time wheelchair says nothing
+    about walking aids, full-time use (no walking at all) is beyond every walking aid. AFO is worn
+    alongside any stage, so only a recorded AFO counts, never a higher class.
     """
-    reached: dict[str, tuple[dt.date, int]] = {}
-    for assessment_id, when, ambulation_class, wheelchair_use in sorted(assessments, key=lambda row: (row[1], row[0])):
-        stage = mobility_stage(ambulation_class, wheelchair_use)
-        if stage is None:
-            continue
-        for kind in MILESTONE_ORDER:
-            if stage >= MILESTONE_STAGE[kind] and kind not in reached:
-                reached[kind] = (when, assessment_id)
-    return reached
+    ambulation = row.get("ambulation_class")
+    wheelchair = row.get("wheelchair_use") or ""
+    devices = set(row.get("devices") or ())
+    full_time = ambulation == AmbulationClass.WHEELCHAIR_FULL_TIME or wheelchair == WheelchairUse.FULL_TIME
+    if kind == MilestoneKind.AFO:
+        if Device.AFO in devices or ambulation == AmbulationClass.AFO_ONLY:
+            return True
+        return False if ambulation == AmbulationClass.UNAIDED else None
+    if kind == MilestoneKind.CANE:
+        if full_time or ambulation in (AmbulationClass.CANE, AmbulationClass.WALKER):
+            return True
+        if devices & {Device.CANE, Device.WALKER}:
+            return True
+        return False if ambulation in (AmbulationClass.UNAIDED, AmbulationClass.AFO_ONLY) else None
+    if kind == MilestoneKind.WALKER:
+        if full_time or ambulation == AmbulationClass.WALKER or Device.WALKER in devices:
+            return True
+        below = (AmbulationClass.UNAIDED, AmbulationClass.AFO_ONLY, AmbulationClass.CANE)
+        return False if ambulation in below else None
+    if kind == MilestoneKind.WHEELCHAIR_PART_TIME:
+        if full_time or wheelchair == WheelchairUse.PART_TIME or ambulation == AmbulationClass.WHEELCHAIR_PART_TIME:
+            return True
+        # Here the class, if any, is a walking one (0 to 3): no wheelchair.
+        return False if wheelchair == WheelchairUse.NONE or ambulation is not None else None
+    if kind == MilestoneKind.WHEELCHAIR_FULL_TIME:
+        if full_time:
+            return True
+        return False if wheelchair or ambulation is not None else None
+    raise ValueError(f"Unknown milestone kind {kind!r}.")
 
 
-def derived_milestone(*, patient_id: int, kind: str, reached_on: dt.date, assessment_id: int) -> Milestone:
-    """An unsaved derived milestone: first seen at this stage or beyond on `reached_on`."""
+@dataclass(frozen=True)
+class MilestoneBounds:
+    """What a patient's visits say of when one milestone was reached.
+
+    `upper` is the first visit showing it reached (`upper_id` that assessment), None when no visit
+    does (right-censored). `lower` is the last visit showing it not reached before `upper` (or the
+    last of all, when never reached); None when no earlier visit did (left-censored).
+    """
+
+    upper: dt.date | None
+    upper_id: int | None
+    lower: dt.date | None
+
+    @property
+    def censoring(self) -> str:
+        if self.upper is None:
+            return "right"
+        return MilestoneCensoring.INTERVAL if self.lower else MilestoneCensoring.LEFT
+
+
+def derived_milestone_bounds(assessments: Iterable[dict]) -> dict[str, MilestoneBounds]:
+    """Per kind, the bounds the visits give (rows with HISTORY_FIELDS); kinds they say nothing of are left out.
+
+    Visits are read in date order (then id). The first visit showing a milestone fixes it: later
+    visits below it do not move it (walking again is rule 2's business).
+    """
+    rows = sorted(assessments, key=lambda row: (row["assessment_date"], row["id"]))
+    bounds: dict[str, MilestoneBounds] = {}
+    for kind in MilestoneKind:
+        lower = None
+        for row in rows:
+            reached = milestone_reached(kind, row)
+            if reached:
+                bounds[kind.value] = MilestoneBounds(upper=row["assessment_date"], upper_id=row["id"], lower=lower)
+                break
+            if reached is False:
+                lower = row["assessment_date"]
+        else:
+            if lower is not None:
+                bounds[kind.value] = MilestoneBounds(upper=None, upper_id=None, lower=lower)
+    return bounds
+
+
+def derived_milestone(*, patient_id: int, kind: str, bounds: MilestoneBounds) -> Milestone:
+    """An unsaved derived milestone: reached after `bounds.lower` (when known) and by `bounds.upper`."""
     return Milestone(
         patient_id=patient_id,
         kind=kind,
         source=MilestoneSource.DERIVED,
-        date=reached_on,
+        date=bounds.upper,
         date_precision="day",
-        derived_from_id=assessment_id,
+        lower_bound_date=bounds.lower,
+        censoring=bounds.censoring,
+        derived_from_id=bounds.upper_id,
     )
+
+
+DERIVED_FIELDS = ("date", "lower_bound_date", "censoring", "derived_from_id")
 
 
 def milestones_derive(*, patient: Patient, record: PatientRecord | None = None) -> None:
     """Bring the patient's derived milestones in line with their assessments (caller holds the lock).
 
-    `record`, when given, is the patient's current assessments and milestones, already read.
+    `record`, when given, is the patient's current assessments and milestones, already read. A
+    milestone no visit shows reached has no derived row (the selector reports it right-censored).
     """
     record = record or PatientRecord.load(patient)
-    rows = [
-        (row["id"], row["assessment_date"], row["ambulation_class"], row["wheelchair_use"])
-        for row in record.assessments
-    ]
-    reached = derived_milestone_dates(rows)
+    reached = {kind: bounds for kind, bounds in derived_milestone_bounds(record.assessments).items() if bounds.upper}
     existing = {m.kind: m for m in record.milestones if m.source == MilestoneSource.DERIVED}
     stale = [m.pk for kind, m in existing.items() if kind not in reached]
     if stale:
         Milestone.objects.filter(pk__in=stale).delete()
-    for kind, (when, assessment_id) in reached.items():
+    for kind, bounds in reached.items():
+        fresh = derived_milestone(patient_id=patient.pk, kind=kind, bounds=bounds)
         milestone = existing.get(kind)
         if milestone is None:
-            derived_milestone(patient_id=patient.pk, kind=kind, reached_on=when, assessment_id=assessment_id).save()
-        elif (milestone.date, milestone.derived_from_id) != (when, assessment_id):
-            milestone.date, milestone.derived_from_id = when, assessment_id
+            fresh.save()
+        elif any(getattr(milestone, name) != getattr(fresh, name) for name in DERIVED_FIELDS):
+            for name in DERIVED_FIELDS:
+                setattr(milestone, name, getattr(fresh, name))
             milestone.version += 1
-            milestone.save(update_fields=["date", "derived_from", "version", "updated_at"])
+            milestone.save(
+                update_fields=["date", "lower_bound_date", "censoring", "derived_from", "version", "updated_at"]
+            )
 
 
-def _milestone_window(milestone_values: dict, birth: dt.date | None) -> tuple[dt.date, dt.date] | None:
+def milestone_window(milestone_values: dict, birth: dt.date | None) -> tuple[dt.date, dt.date] | None:
     """Earliest and latest day a milestone can have happened, or None when unknowable."""
     partial = PartialDate.from_stored(milestone_values.get("date"), milestone_values.get("date_precision"))
     if partial:
@@ -458,18 +690,93 @@ def _add_years(day: dt.date, years: int) -> dt.date:
         return day.replace(year=day.year + years, day=28)
 
 
-def _check_milestone(patient: Patient, values: dict, exclude_id: int | None) -> None:
-    """docs/clinical-rules.md, rule 2: AFO <= cane <= walker <= part-time <= full-time wheelchair, unless skipped."""
-    # A lazy queryset: read only when the order has to be checked.
-    others = Milestone.objects.filter(patient=patient, skipped=False).exclude(pk=exclude_id)
+def onset_window(
+    *, onset_date: dt.date | None, onset_date_precision: str, onset_age: int | None, birth: dt.date | None
+) -> tuple[dt.date, dt.date] | None:
+    """The days symptoms may have begun on: the onset date's interval, else the year of the onset age."""
+    partial = PartialDate.from_stored(onset_date, onset_date_precision)
+    if partial:
+        return partial.earliest, partial.latest
+    return milestone_window({"age_years": onset_age}, birth)
+
+
+def _diagnosis_onset(diagnosis: Diagnosis | None, birth: dt.date | None) -> tuple[dt.date, dt.date] | None:
+    if diagnosis is None:
+        return None
+    return onset_window(
+        onset_date=diagnosis.onset_date,
+        onset_date_precision=diagnosis.onset_date_precision,
+        onset_age=diagnosis.onset_age,
+        birth=birth,
+    )
+
+
+def reported_censoring(values: dict) -> str:
+    """A reported milestone on a known day is exact; a month, a year or an age is an interval."""
+    if values.get("skipped"):
+        return ""
+    if values.get("date") and (values.get("date_precision") or DatePrecision.DAY) == DatePrecision.DAY:
+        return MilestoneCensoring.EXACT
+    return MilestoneCensoring.INTERVAL
+
+
+def reported_milestone_conflicts(
+    window: tuple[dt.date, dt.date], *, onset: tuple[dt.date, dt.date] | None, bounds: MilestoneBounds | None
+) -> dict[str, str]:
+    """How a reported milestone's interval contradicts onset or the visits (docs/clinical-rules.md, rule 2).
+
+    Keys: "before_onset" (every possible day is before onset's first), "after_visit_reached" (the
+    stage was already seen at a visit before its first possible day), "before_visit_below" (a visit
+    after its last possible day still shows the patient below it). Empty when consistent.
+    """
+    conflicts = {}
+    if onset and window[1] < onset[0]:
+        conflicts["before_onset"] = f"The milestone is before symptom onset (from {onset[0]})."
+    if bounds and bounds.upper and window[0] > bounds.upper:
+        conflicts["after_visit_reached"] = (
+            f"The assessment of {bounds.upper} already shows this stage reached; the first time cannot be later. "
+            "Correct the date, or that assessment."
+        )
+    if bounds and bounds.lower and window[1] < bounds.lower:
+        conflicts["before_visit_below"] = (
+            f"The assessment of {bounds.lower} still shows the patient below this stage, after the reported date."
+        )
+    return conflicts
+
+
+def _check_milestone(
+    patient: Patient, values: dict, exclude_id: int | None, record: PatientRecord | None = None
+) -> list[dict]:
+    """docs/clinical-rules.md, rule 2; the review flags to store, or ValidationError.
+
+    `patient` should come with identity and diagnosis joined (as `patient_lock` gives it).
+    """
+    record = record or PatientRecord.load(patient)
+    others = [m for m in record.milestones if not m.skipped and m.pk != exclude_id]
     limits = patient_date_limits(patient)
-    _milestone_rules(values, birth=limits.birth, death=limits.death, others=others)
+    return _milestone_rules(
+        values,
+        birth=limits.birth,
+        death=limits.death,
+        others=others,
+        onset=_diagnosis_onset(getattr(patient, "diagnosis", None), limits.birth),
+        bounds=derived_milestone_bounds(record.assessments).get(values.get("kind")),
+    )
 
 
 def _milestone_rules(
-    values: dict, *, birth: dt.date | None, death: dt.date | None = None, others: Iterable[Milestone]
-) -> None:
-    """`_check_milestone` on given dates of birth and death and the patient's other, not skipped, milestones."""
+    values: dict,
+    *,
+    birth: dt.date | None,
+    death: dt.date | None = None,
+    others: Iterable[Milestone],
+    onset: tuple[dt.date, dt.date] | None = None,
+    bounds: MilestoneBounds | None = None,
+) -> list[dict]:
+    """`_check_milestone` without queries: on given dates of birth and death, the patient's other,
+    not skipped, milestones, the onset interval (`onset_window`) and what the visits say of this
+    kind (`derived_milestone_bounds`). Returns the review flags to store; raises ValidationError.
+    """
     errors = {}
     if values.get("skipped"):
         if values.get("date") or values.get("age_years") is not None:
@@ -486,37 +793,50 @@ def _milestone_rules(
     if errors:
         raise ValidationError(errors)
     if values.get("skipped"):
-        return
+        return []
 
-    window = _milestone_window(values, birth)
+    window = milestone_window(values, birth)
     if window is None:
-        return
-    rank = MILESTONE_ORDER.index(values["kind"])
+        return []
+    field = "date"  # also for a milestone given as an age, as before
+    conflicts = reported_milestone_conflicts(window, onset=onset, bounds=bounds)
+    for refused in ("before_onset", "after_visit_reached"):
+        if refused in conflicts:
+            raise ValidationError({field: conflicts[refused]})
+
+    kind = values["kind"]
     for other in others:
-        other_window = _milestone_window(
+        other_window = milestone_window(
             {"date": other.date, "date_precision": other.date_precision, "age_years": other.age_years}, birth
         )
-        if other_window is None or other.kind == values["kind"]:
+        if other_window is None or other.kind == kind:
             continue
-        other_rank = MILESTONE_ORDER.index(other.kind)
-        # Derived dates are upper bounds ("first seen at or beyond"): they only contradict a
-        # reported earlier stage that is certainly later than them.
-        if other_rank > rank and other_window[1] < window[0]:
+        # Derived dates are the first visit at or beyond the stage: reaching `other` by then means
+        # having reached every stage it implies (MILESTONE_IMPLIES) by then too.
+        if kind in MILESTONE_IMPLIES[other.kind] and other_window[1] < window[0]:
             raise ValidationError(
                 {
-                    "date": f"{values['kind']} cannot come after {other.kind} "
+                    field: f"{kind} cannot come after {other.kind} "
                     f"({other.get_source_display().lower()}, {other.date or other.age_years}); "
                     "correct the dates, or mark this step as skipped if it never happened."
                 }
             )
-        if other_rank < rank and other.source == MilestoneSource.REPORTED and other_window[0] > window[1]:
+        if (
+            other.kind in MILESTONE_IMPLIES[kind]
+            and other.source == MilestoneSource.REPORTED
+            and other_window[0] > window[1]
+        ):
             raise ValidationError(
                 {
-                    "date": f"{values['kind']} cannot come before {other.kind} "
+                    field: f"{kind} cannot come before {other.kind} "
                     f"(reported, {other.date or other.age_years}); correct the dates, or mark "
                     f"{other.kind} as skipped if it never happened."
                 }
             )
+    if "before_visit_below" in conflicts:
+        # A report can be an honest mistake, or the visit wrong: kept, for staff to check.
+        return [{"code": "milestone_before_visit_below", "field": field, "message": conflicts["before_visit_below"]}]
+    return []
 
 
 MILESTONE_FIELDS = ("kind", "date", "date_precision", "age_years", "skipped")
@@ -529,10 +849,18 @@ def milestone_report(*, patient: Patient, data: dict) -> Milestone:
     values = {name: data.get(name) for name in MILESTONE_FIELDS}
     values["skipped"] = bool(values["skipped"])
     values["date_precision"] = values["date_precision"] or ""
-    if Milestone.objects.filter(patient=patient, kind=values["kind"], source=MilestoneSource.REPORTED).exists():
+    # One read of the patient's assessments and milestones serves the duplicate check and the rules.
+    record = PatientRecord.load(patient)
+    if any(m.kind == values["kind"] and m.source == MilestoneSource.REPORTED for m in record.milestones):
         raise ValidationError({"kind": f"A reported {values['kind']} milestone exists already; update it instead."})
-    _check_milestone(patient, values, exclude_id=None)
-    return Milestone.objects.create(patient=patient, source=MilestoneSource.REPORTED, **values)
+    flags = _check_milestone(patient, values, exclude_id=None, record=record)
+    return Milestone.objects.create(
+        patient=patient,
+        source=MilestoneSource.REPORTED,
+        censoring=reported_censoring(values),
+        review_flags=flags,
+        **values,
+    )
 
 
 def _refuse_derived(milestone: Milestone) -> None:
@@ -550,8 +878,8 @@ def milestone_update(*, milestone: Milestone, expected_version: int, data: dict)
     if values["kind"] != milestone.kind:
         raise ValidationError({"kind": "The kind of a milestone cannot change; delete it and report another."})
     values["date_precision"] = values["date_precision"] or ""
-    _check_milestone(patient, values, exclude_id=milestone.pk)
-    apply_changes(milestone, values)
+    flags = _check_milestone(patient, values, exclude_id=milestone.pk)
+    apply_changes(milestone, values | {"censoring": reported_censoring(values), "review_flags": flags})
     milestone.version += 1
     milestone.save()
     return milestone
@@ -576,6 +904,7 @@ def milestones_reported_build(*, patient: Patient, entries: list[dict]) -> list[
     """
     identity = getattr(patient, "identity", None)
     birth, death = (identity.date_of_birth, identity.date_of_death) if identity else (None, None)
+    onset = _diagnosis_onset(getattr(patient, "diagnosis", None), birth)
     built: list[Milestone] = []
     for data in entries:
         values = {name: data.get(name) for name in MILESTONE_FIELDS}
@@ -583,10 +912,22 @@ def milestones_reported_build(*, patient: Patient, entries: list[dict]) -> list[
         values["date_precision"] = values["date_precision"] or ""
         if any(milestone.kind == values["kind"] for milestone in built):
             raise ValidationError({"kind": f"A reported {values['kind']} milestone exists already; update it instead."})
-        _milestone_rules(
-            values, birth=birth, death=death, others=[milestone for milestone in built if not milestone.skipped]
+        flags = _milestone_rules(
+            values,
+            birth=birth,
+            death=death,
+            others=[milestone for milestone in built if not milestone.skipped],
+            onset=onset,
         )
-        built.append(Milestone(patient=patient, source=MilestoneSource.REPORTED, **values))
+        built.append(
+            Milestone(
+                patient=patient,
+                source=MilestoneSource.REPORTED,
+                censoring=reported_censoring(values),
+                review_flags=flags,
+                **values,
+            )
+        )
     return built
 
 
@@ -618,13 +959,14 @@ def milestones_derived_build(assessments: list[Assessment]) -> list[Milestone]:
 
     For patients whose assessments were all bulk-inserted at once (no derived milestones yet).
     """
-    rows_by_patient: dict[int, list[tuple]] = {}
+    rows_by_patient: dict[int, list[dict]] = {}
     for assessment in assessments:
         rows_by_patient.setdefault(assessment.patient_id, []).append(
-            (assessment.pk, assessment.assessment_date, assessment.ambulation_class, assessment.wheelchair_use)
+            {name: getattr(assessment, name) for name in HISTORY_FIELDS}
         )
     return [
-        derived_milestone(patient_id=patient_id, kind=kind, reached_on=day, assessment_id=assessment_id)
+        derived_milestone(patient_id=patient_id, kind=kind, bounds=bounds)
         for patient_id, rows in rows_by_patient.items()
-        for kind, (day, assessment_id) in derived_milestone_dates(rows).items()
+        for kind, bounds in derived_milestone_bounds(rows).items()
+        if bounds.upper
     ]

@@ -1,13 +1,17 @@
 from rest_framework import serializers
 
 from assessments.models import (
+    FALL_CIRCUMSTANCES,
     IBMFRS_ITEMS,
     IBMFRS_MAX_ITEM_SCORE,
     Assessment,
     Device,
     DynamometryMeasurement,
+    ManualMuscleTest,
     Milestone,
+    MilestoneCensoring,
     MilestoneKind,
+    MmtMuscle,
 )
 from assessments.services import ASSESSMENT_FIELDS, DYNAMOMETRY_RANGE_KG, MEASURE_RANGES
 from patients.models import Patient
@@ -33,8 +37,18 @@ class DynamometrySerializer(LeanRepresentationMixin, FieldsBuiltOnceMixin, seria
         validators = []  # uniqueness per assessment is checked by the service, with a field path
 
 
+class ManualMuscleTestSerializer(LeanRepresentationMixin, FieldsBuiltOnceMixin, serializers.ModelSerializer):
+    """One MRC grade: "0" to "5", with "4-" and "4+" (docs/clinical-rules.md, "Measures")."""
+
+    class Meta:
+        model = ManualMuscleTest
+        fields = ["muscle", "side", "grade"]
+        validators = []  # uniqueness and neck/midline sides are checked by the service, with a field path
+
+
 class AssessmentOutputSerializer(PatientRefMixin, RecordSerializer):
     dynamometry = DynamometrySerializer(many=True, read_only=True, source="measurements")
+    manual_muscle_tests = ManualMuscleTestSerializer(many=True, read_only=True, source="mmt_grades")
     review_flags = ReviewFlagsField()
     devices = serializers.ListField(child=serializers.ChoiceField(choices=Device.choices), read_only=True)
 
@@ -48,6 +62,8 @@ class AssessmentOutputSerializer(PatientRefMixin, RecordSerializer):
             "dynamometry",
             "hhd_upper_composite_kg",
             "hhd_lower_composite_kg",
+            "manual_muscle_tests",
+            "mmt_sum_score",
             "review_flags",
         ]
 
@@ -56,9 +72,21 @@ def _range_kwargs() -> dict:
     kwargs = {name: {"min_value": 0, "max_value": IBMFRS_MAX_ITEM_SCORE} for name in IBMFRS_ITEMS}
     for name, (low, high) in MEASURE_RANGES.items():
         kwargs[name] = {"min_value": low, "max_value": high}
-    for name in ("falls_count", "injurious_falls_count", "fractures_count"):
+    for name in ("falls_count", "injurious_falls_count", "fractures_count", *FALL_CIRCUMSTANCES):
         kwargs[name] = {"min_value": 0, "max_value": 1000}
     return kwargs
+
+
+def _whole_rows(rows: list[dict], names: tuple[str, ...]) -> list[dict]:
+    """A PATCH is partial for the assessment, but each child row replaces a whole row."""
+    missing = {
+        str(index): {name: ["This field is required."] for name in names if name not in row}
+        for index, row in enumerate(rows)
+    }
+    missing = {index: fields for index, fields in missing.items() if fields}
+    if missing:
+        raise serializers.ValidationError(missing)
+    return rows
 
 
 class AssessmentInputSerializer(FieldsBuiltOnceMixin, serializers.ModelSerializer):
@@ -67,29 +95,23 @@ class AssessmentInputSerializer(FieldsBuiltOnceMixin, serializers.ModelSerialize
         child=serializers.ChoiceField(choices=Device.choices), required=False, max_length=len(Device)
     )
     dynamometry = DynamometrySerializer(many=True, required=False, max_length=50)
+    manual_muscle_tests = ManualMuscleTestSerializer(many=True, required=False, max_length=2 * len(MmtMuscle))
 
     class Meta:
         model = Assessment
-        fields = ["patient", *ASSESSMENT_FIELDS, "dynamometry"]
+        fields = ["patient", *ASSESSMENT_FIELDS, "dynamometry", "manual_muscle_tests"]
         extra_kwargs = _range_kwargs()
 
     def validate_dynamometry(self, rows):
-        # A PATCH is partial for the assessment, but each measurement replaces a whole row.
-        missing = {
-            str(index): {
-                name: ["This field is required."] for name in ("muscle_group", "side", "kg") if name not in row
-            }
-            for index, row in enumerate(rows)
-        }
-        missing = {index: fields for index, fields in missing.items() if fields}
-        if missing:
-            raise serializers.ValidationError(missing)
-        return rows
+        return _whole_rows(rows, ("muscle_group", "side", "kg"))
+
+    def validate_manual_muscle_tests(self, rows):
+        return _whole_rows(rows, ("muscle", "side", "grade"))
 
 
 class AssessmentUpdateSerializer(AssessmentInputSerializer):
     class Meta(AssessmentInputSerializer.Meta):
-        fields = [*ASSESSMENT_FIELDS, "dynamometry"]
+        fields = [*ASSESSMENT_FIELDS, "dynamometry", "manual_muscle_tests"]
 
 
 class MilestoneFieldsMixin(serializers.Serializer):
@@ -97,7 +119,14 @@ class MilestoneFieldsMixin(serializers.Serializer):
 
 
 class MilestoneOutputSerializer(PatientRefMixin, MilestoneFieldsMixin, RecordSerializer):
+    """A derived milestone happened after `lower_bound_date` (the last visit below the stage; null when
+    left-censored) and by `date` (the first visit at or beyond it, `derived_from`). A reported one
+    is `exact` on a day, or an `interval` (a month, a year or an age). docs/clinical-rules.md, "Milestones"."""
+
     derived_from = RelatedIdField("derived_from")
+    lower_bound_date = serializers.DateField(read_only=True, allow_null=True)
+    censoring = serializers.ChoiceField(choices=MilestoneCensoring.choices, allow_blank=True, read_only=True)
+    review_flags = ReviewFlagsField()
 
     class Meta:
         model = Milestone
@@ -107,9 +136,12 @@ class MilestoneOutputSerializer(PatientRefMixin, MilestoneFieldsMixin, RecordSer
             "kind",
             "source",
             "date",
+            "lower_bound_date",
+            "censoring",
             "age_years",
             "skipped",
             "derived_from",
+            "review_flags",
         ]
 
 

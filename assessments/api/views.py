@@ -40,11 +40,16 @@ class AssessmentViewSet(PatientScopedViewSet):
     def create(self, request):
         data = self.input(s.AssessmentInputSerializer)
         dynamometry = data.pop("dynamometry", [])
+        manual_muscle_tests = data.pop("manual_muscle_tests", [])
         assessment = services.assessment_create(
-            patient=data.pop("patient"), dynamometry=dynamometry, data=data, entered_by=request.user
+            patient=data.pop("patient"),
+            dynamometry=dynamometry,
+            manual_muscle_tests=manual_muscle_tests,
+            data=data,
+            entered_by=request.user,
         )
-        if not dynamometry:
-            assessment.measurements = []  # nothing to read back
+        if not dynamometry and not manual_muscle_tests:
+            assessment.measurements = assessment.mmt_grades = []  # nothing to read back
             return self.respond(assessment, status.HTTP_201_CREATED)
         return self.respond(self._with_dynamometry(assessment), status.HTTP_201_CREATED)
 
@@ -56,6 +61,7 @@ class AssessmentViewSet(PatientScopedViewSet):
             assessment=assessment,
             expected_version=self.expected_version(),
             dynamometry=data.pop("dynamometry", None),
+            manual_muscle_tests=data.pop("manual_muscle_tests", None),
             data=data,
         )
         return self.respond(self._with_dynamometry(assessment))

@@ -138,6 +138,7 @@ SPECTACULAR_SETTINGS = {
         "AssessmentSourceEnum": "assessments.models.Source.choices",
         "MilestoneSourceEnum": "assessments.models.MilestoneSource.choices",
         "MilestoneKindEnum": "assessments.models.MilestoneKind.choices",
+        "TimedTestStatusEnum": "assessments.models.TimedTestStatus.choices",
         "TreatmentKindEnum": "patients.models.TreatmentKind.choices",
         "AcmgClassEnum": "patients.models.AcmgClass.choices",
         "VariantNumberingEnum": "patients.api.serializers.NUMBERING_CHOICES",
@@ -174,6 +175,18 @@ REGISTRY_HHD_COMPOSITES = {
     "upper": ["shoulder_abduction", "elbow_flexion", "elbow_extension"],
     "lower": ["hip_flexion", "hip_abduction", "knee_flexion", "knee_extension", "ankle_dorsiflexion"],
 }
+# Movements whose MRC grades make up the summed manual muscle testing score (`mmt_sum_score`): limb
+# movements on both sides, neck ones once. The NCNP study's 17 muscles are not listed in the sources
+# we have; the default is the six movements of the MRC sum score (docs/clinical-rules.md,
+# "Unverified facts"). The sum is stored only when every listed movement was graded.
+REGISTRY_MMT_SUM_MUSCLES = [
+    "shoulder_abduction",
+    "elbow_flexion",
+    "wrist_extension",
+    "hip_flexion",
+    "knee_extension",
+    "ankle_dorsiflexion",
+]
 
 LOGGING = {
     "version": 1,

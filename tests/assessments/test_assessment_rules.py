@@ -545,7 +545,8 @@ def test_stale_expected_version_on_delete_raises_and_keeps_the_row(patient):
         services.assessment_delete(assessment=assessment, expected_version=3)
 
     assert Assessment.objects.filter(pk=assessment.pk).exists()
-    assert Milestone.objects.filter(patient=patient, derived_from=assessment).count() == 2
+    # The cane milestone (an AFO is no longer inferred from a cane).
+    assert Milestone.objects.filter(patient=patient, derived_from=assessment).count() == 1
 
 
 def test_delete_removes_the_assessment_and_its_dynamometry(patient):

@@ -5,7 +5,7 @@ import datetime as dt
 
 import pytest
 
-from assessments.models import DynamometryMeasurement, Milestone
+from assessments.models import DynamometryMeasurement, ManualMuscleTest, Milestone
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -16,8 +16,9 @@ KINDS = ["afo", "cane", "walker", "wheelchair_part_time", "wheelchair_full_time"
 
 @pytest.fixture
 def many_records():
-    """Six patients with ten assessments each (dynamometry on every other one), and for each
-    patient the five derived milestones (from their first five assessments) and five reported ones."""
+    """Six patients with ten assessments each (dynamometry and manual muscle testing on every other
+    one), and for each patient the five derived milestones (from their first five assessments) and
+    five reported ones."""
     assessments = []
     for _ in range(6):
         patient = factories.PatientFactory()
@@ -31,6 +32,10 @@ def many_records():
                     DynamometryMeasurement(assessment=assessment, muscle_group=group, side=side, kg=10)
                     for group in ("knee_flexion", "hip_flexion")
                     for side in ("left", "right")
+                )
+                ManualMuscleTest.objects.bulk_create(
+                    ManualMuscleTest(assessment=assessment, muscle=muscle, side=side, grade="4")
+                    for muscle, side in (("ankle_dorsiflexion", "left"), ("ankle_dorsiflexion", "right"))
                 )
         for kind, assessment in zip(KINDS, assessments[-10:], strict=False):
             Milestone.objects.create(
@@ -64,13 +69,15 @@ ASSESSMENT_LIST = (
     'FROM "assessments_assessment" INNER JOIN "patients_patient"',
     'FROM "assessments_dynamometrymeasurement" WHERE "assessments_dynamometrymeasurement"."assessment_id" IN',
 )
+# The child rows' query reads both tables at once.
+CHILD_ROWS_UNION = ') UNION ALL (SELECT "assessments_manualmuscletest"."assessment_id"'
 
 
 # Staff list of assessments, whatever the page size:
 #   1. token authentication with the user and their roles (authtoken_token joined to auth_user)
 #   2. the page of assessments (one row more than the page, to know if there is a next page),
 #      with their patient's public id joined in
-#   3. the page's dynamometry rows, in one query
+#   3. the page's dynamometry rows and manual muscle testing grades, in one query (UNION ALL)
 ASSESSMENT_LIST_QUERIES = 3
 
 
@@ -82,10 +89,12 @@ def test_assessment_list_query_count_does_not_grow_with_the_page(
         response = staff_client.get(f"/api/v1/assessments/?page_size={page_size}")
 
     assert_queries(captured, *ASSESSMENT_LIST)
+    assert CHILD_ROWS_UNION in captured.captured_queries[2]["sql"]
     assert response.status_code == 200
     results = response.json()["results"]
     assert len(results) == page_size
     assert any(row["dynamometry"] for row in results)
+    assert any(row["manual_muscle_tests"] for row in results)
     assert all(row["patient"] for row in results)
 
 
@@ -134,7 +143,7 @@ def test_assessment_list_with_an_empty_page_skips_the_measurements(staff_client,
 # Staff detail of an assessment:
 #   1. token authentication with the user and their roles
 #   2. the assessment, with its patient's public id joined in
-#   3. its dynamometry rows
+#   3. its dynamometry rows and manual muscle testing grades, in one query (UNION ALL)
 ASSESSMENT_DETAIL_QUERIES = 3
 
 
@@ -145,8 +154,10 @@ def test_assessment_detail_query_count(staff_client, many_records, django_assert
         response = staff_client.get(f"/api/v1/assessments/{assessment.uuid}/")
 
     assert_queries(captured, TOKEN, *ASSESSMENT_LIST[1:])
+    assert CHILD_ROWS_UNION in captured.captured_queries[2]["sql"]
     assert response.status_code == 200
     assert len(response.json()["dynamometry"]) == 4
+    assert len(response.json()["manual_muscle_tests"]) == 2
 
 
 # Staff list of milestones, whatever the page size:
