@@ -48,9 +48,9 @@ from assessments.models import (
     WheelchairUse,
 )
 from patients.models import Diagnosis, Patient
-from patients.selectors import DateLimits, patient_date_limits
+from patients.selectors import DateLimits, onset_interval, patient_date_limits
 from patients.services import patient_lock
-from registry.dates import MAX_AGE_YEARS, PartialDate, age_in_years, life_date_error, today
+from registry.dates import MAX_AGE_YEARS, PartialDate, add_years, age_in_years, life_date_error, today
 from registry.errors import ValidationError
 from registry.models import DatePrecision
 from registry.records import apply_changes, lock_for_update
@@ -678,26 +678,15 @@ def milestone_window(milestone_values: dict, birth: dt.date | None) -> tuple[dt.
         return partial.earliest, partial.latest
     age = milestone_values.get("age_years")
     if age is not None and birth:
-        start = _add_years(birth, age)
-        return start, _add_years(birth, age + 1) - dt.timedelta(days=1)
+        return add_years(birth, age), add_years(birth, age + 1) - dt.timedelta(days=1)
     return None
-
-
-def _add_years(day: dt.date, years: int) -> dt.date:
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year + years, day=28)
 
 
 def onset_window(
     *, onset_date: dt.date | None, onset_date_precision: str, onset_age: int | None, birth: dt.date | None
 ) -> tuple[dt.date, dt.date] | None:
     """The days symptoms may have begun on: the onset date's interval, else the year of the onset age."""
-    partial = PartialDate.from_stored(onset_date, onset_date_precision)
-    if partial:
-        return partial.earliest, partial.latest
-    return milestone_window({"age_years": onset_age}, birth)
+    return onset_interval(PartialDate.from_stored(onset_date, onset_date_precision), onset_age, birth)
 
 
 def _diagnosis_onset(diagnosis: Diagnosis | None, birth: dt.date | None) -> tuple[dt.date, dt.date] | None:
