@@ -50,5 +50,10 @@ format: install
 bench: install
 	$(TEST_ENV) $(PY) bench/api_bench.py
 
+## make bench-validity: time-to-milestone estimates against the demo cohort's known truth (on demand, not in CI)
+.PHONY: bench-validity
+bench-validity: install
+	$(TEST_ENV) $(PY) bench/validity.py $(VALIDITY_ARGS)
+
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles

@@ -74,7 +74,9 @@ def test_cohort_follows_published_natural_history(cohort):
     assert min(onset_ages) >= 15 and max(onset_ages) <= 52
 
     wheelchair_years = []
-    for milestone in Milestone.objects.filter(kind="wheelchair_part_time").select_related("patient__diagnosis"):
+    # Reported milestones given as an age have no date (the generator reports some stages that way).
+    part_time = Milestone.objects.filter(kind="wheelchair_part_time", date__isnull=False)
+    for milestone in part_time.select_related("patient__diagnosis"):
         wheelchair_years.append((milestone.date - milestone.patient.diagnosis.onset_date).days / 365.25)
     assert 10 <= statistics.median(wheelchair_years) <= 20  # "10-20 years after onset"
 
@@ -175,7 +177,12 @@ def test_seeded_patients_are_what_the_one_by_one_services_store(cohort):
         *cohort.filter(status=EnrollmentStatus.DECEASED)[:2],
         *cohort.filter(status=EnrollmentStatus.ENROLLED)[:5],
     ]
-    assert len(sample) == 10
+    # Deaths are rare (1% of the cohort, demo/cohort.py `deceased`): this seed may have only one.
+    assert {patient.status for patient in sample} == {
+        EnrollmentStatus.WITHDRAWN,
+        EnrollmentStatus.DECEASED,
+        EnrollmentStatus.ENROLLED,
+    }
     for seeded in sample:
         identity = {name: getattr(seeded.identity, name) for name in IDENTITY_FIELDS}
         patient = patient_create(data={"sex": seeded.sex, "country": seeded.country}, identity=identity)
@@ -344,8 +351,8 @@ def test_the_bulk_builders_check_without_queries(django_assert_num_queries):
             lambda patient: milestones_reported_build(
                 patient=patient,
                 entries=[
-                    {"kind": "cane", "date": dt.date(2010, 1, 1), "date_precision": "year"},
-                    {"kind": "afo", "date": dt.date(2014, 1, 1), "date_precision": "year"},
+                    {"kind": "walker", "date": dt.date(2010, 1, 1), "date_precision": "year"},
+                    {"kind": "cane", "date": dt.date(2014, 1, 1), "date_precision": "year"},
                 ],
             ),
             "date",
@@ -410,7 +417,19 @@ def test_if_empty_leaves_existing_data_alone(cohort, capsys):
 
 # Installed by requirements-dev.txt only. The seeder is documented for real installs, which have
 # requirements.txt alone, so none of these may be needed to run it.
-DEV_ONLY_MODULES = ("faker", "factory", "pytest", "pytest_django", "hypothesis", "schemathesis")
+DEV_ONLY_MODULES = (
+    "faker",
+    "factory",
+    "pytest",
+    "pytest_django",
+    "hypothesis",
+    "schemathesis",
+    # bench/validity.py's statistics: the generator itself uses only the standard library.
+    "lifelines",
+    "numpy",
+    "scipy",
+    "pandas",
+)
 WITHOUT_DEV_PACKAGES = """
 import sys
 
