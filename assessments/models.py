@@ -380,13 +380,6 @@ class MilestoneKind(models.TextChoices):
     WHEELCHAIR_FULL_TIME = "wheelchair_full_time", "Full-time wheelchair (loss of ambulation)"
 
 
-# The stages of walking support and wheelchair use, in display order; AFO is not one of them.
-MILESTONE_ORDER = [
-    MilestoneKind.CANE,
-    MilestoneKind.WALKER,
-    MilestoneKind.WHEELCHAIR_PART_TIME,
-    MilestoneKind.WHEELCHAIR_FULL_TIME,
-]
 # Reaching a stage means having reached these too, so none of them can come later. Walking aids
 # and wheelchair use are two scales: a part-time wheelchair says nothing about a cane or a walker;
 # full-time wheelchair use (no walking at all) is beyond every walking aid. AFO takes no part.

@@ -24,7 +24,7 @@ from assessments.services import (
     reported_milestone_conflicts,
 )
 from patients.models import Diagnosis
-from registry.dates import PartialDate, years_between
+from registry.dates import years_between
 
 
 def assessments_attach_measurements(assessments: list[Assessment]) -> list[Assessment]:
@@ -134,9 +134,8 @@ def milestone_intervals(*, patient_ids: Iterable[int] | None = None) -> list[Mil
         if onset is None:  # an onset age without a date of birth
             continue
         # The unbiased estimate of an imprecise onset: the middle of its interval (of the year of
-        # age, when only the age is known).
-        partial = PartialDate.from_stored(person["onset_date"], person["onset_date_precision"])
-        onset_middle = partial.midpoint if partial else onset[0] + (onset[1] - onset[0]) / 2
+        # age, when only the age is known), as `PartialDate.midpoint` takes it.
+        onset_middle = onset[0] + (onset[1] - onset[0]) / 2
 
         def years(day: dt.date, onset_middle: dt.date = onset_middle) -> float:
             return max(0.0, years_between(onset_middle, day))

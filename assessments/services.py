@@ -108,19 +108,11 @@ TIMED_TEST_LABELS = {
 DYNAMOMETRY_RANGE_KG = (Decimal(0), Decimal(DYNAMOMETRY_MAX_KG))
 
 
-def mobility_stage(ambulation_class: int | None, wheelchair_use: str) -> int | None:
-    """The highest stage that an assessment shows, from the ambulation class and wheelchair use."""
-    stages = [ambulation_class] if ambulation_class is not None else []
-    if wheelchair_use == WheelchairUse.PART_TIME:
-        stages.append(AmbulationClass.WHEELCHAIR_PART_TIME)
-    elif wheelchair_use == WheelchairUse.FULL_TIME:
-        stages.append(AmbulationClass.WHEELCHAIR_FULL_TIME)
-    return max(stages) if stages else None
-
-
 def _is_full_time_wheelchair(values: dict) -> bool:
-    return mobility_stage(values.get("ambulation_class"), values.get("wheelchair_use") or "") == (
-        AmbulationClass.WHEELCHAIR_FULL_TIME
+    """Whether an assessment (or a history row) records no walking at all, by class or wheelchair use."""
+    return (
+        values.get("ambulation_class") == AmbulationClass.WHEELCHAIR_FULL_TIME
+        or values.get("wheelchair_use") == WheelchairUse.FULL_TIME
     )
 
 
@@ -557,7 +549,7 @@ def milestone_reached(kind: str, row: dict) -> bool | None:
     ambulation = row.get("ambulation_class")
     wheelchair = row.get("wheelchair_use") or ""
     devices = set(row.get("devices") or ())
-    full_time = ambulation == AmbulationClass.WHEELCHAIR_FULL_TIME or wheelchair == WheelchairUse.FULL_TIME
+    full_time = _is_full_time_wheelchair(row)
     if kind == MilestoneKind.AFO:
         if Device.AFO in devices or ambulation == AmbulationClass.AFO_ONLY:
             return True
