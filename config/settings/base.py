@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "registry",
     "patients",
     "assessments",
+    "research",
     "demo",
 ]
 
@@ -187,6 +188,25 @@ REGISTRY_MMT_SUM_MUSCLES = [
     "knee_extension",
     "ankle_dorsiflexion",
 ]
+
+# --- Research exports (docs/research-exports.md) ----------------------------------------------
+# Defaults for new projects; every export records the values it used in deid_report.json.
+REGISTRY_EXPORT_K = env.int("REGISTRY_EXPORT_K", default=5)
+REGISTRY_EXPORT_MIN_COHORT = env.int("REGISTRY_EXPORT_MIN_COHORT", default=11)
+REGISTRY_EXPORT_MAX_SUPPRESSION = env.float("REGISTRY_EXPORT_MAX_SUPPRESSION", default=0.05)
+REGISTRY_EXPORT_SMALL_CELL = env.int("REGISTRY_EXPORT_SMALL_CELL", default=10)
+# Signed download links expire after this many days.
+REGISTRY_EXPORT_LINK_DAYS = env.int("REGISTRY_EXPORT_LINK_DAYS", default=7)
+# A queued export older than this is sent to the broker again by the beat task.
+REGISTRY_EXPORT_REQUEUE_MINUTES = env.int("REGISTRY_EXPORT_REQUEUE_MINUTES", default=10)
+EXPORTS_ROOT = env.str("EXPORTS_ROOT", default=str(BASE_DIR / "var" / "exports"))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # Published export packages. A deployment with several worker machines points this at shared
+    # object storage (e.g. django-storages' S3 backend) without code changes.
+    "exports": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": EXPORTS_ROOT}},
+}
 
 LOGGING = {
     "version": 1,
