@@ -209,6 +209,12 @@ class CohortParameters:
         0.12, f"most GNE variants are missense and no patient has two null alleles ({DISEASE_IN_BRIEF})"
     )
 
+    # Consent.
+    research_consent: float = _parameter(
+        0.9, f"{CHOICE}: most, not all, agree to research use, so exports visibly leave some out"
+    )
+    recontact_consent: float = _parameter(0.7, CHOICE)
+
 
 PARAMETERS = CohortParameters()
 
@@ -990,7 +996,9 @@ def _insert_batch(rows: list[dict], builder: CohortBuilder, sites: dict, consent
         enrolled_on = row["events"][1][1]
         # A withdrawal ends every consent the patient had given, on the day it takes effect.
         withdrawn = patient.status == EnrollmentStatus.WITHDRAWN
-        purposes = [ConsentPurpose.RESEARCH] + ([ConsentPurpose.RECONTACT] if rng.random() < 0.7 else [])
+        purposes = [ConsentPurpose.RECONTACT] if rng.random() < PARAMETERS.recontact_consent else []
+        if rng.random() < PARAMETERS.research_consent:
+            purposes.insert(0, ConsentPurpose.RESEARCH)
         grants += consent_grants_build(
             patient=patient,
             document=consent,
