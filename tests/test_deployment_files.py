@@ -244,6 +244,13 @@ def test_exports_volume_is_shared_by_web_and_worker():
     assert web_source == worker_source
 
 
+def test_the_app_stores_exports_on_that_volume():
+    """The exports storage reads EXPORTS_ROOT: a worker writing elsewhere would publish packages
+    that the web service cannot serve."""
+    for name in ("web", "worker"):
+        assert environment(services()[name])["EXPORTS_ROOT"] == EXPORTS_PATH
+
+
 def test_only_the_proxy_publishes_ports():
     assert sorted(str(port) for port in services()["proxy"]["ports"]) == ["443:443", "80:80"]
     for name, service in services().items():
