@@ -1,0 +1,169 @@
+"""Build one export package: read, de-identify, write the tables and their companions, bag, zip.
+
+The database is read first, inside one transaction (REPEATABLE READ when the builder opens it), so
+that participants, assessments and milestones come from one snapshot. Everything after works on
+the files written and the participants held in memory.
+"""
+
+import csv
+import hashlib
+import json
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.db import connection, transaction
+
+from research.errors import ExportRefused
+from research.package import PackageRequest, PackageResult, Progress, deid
+from research.package.assessment_rows import write_assessments
+from research.package.bag import make_bag, zip_directory
+from research.package.columns import Table, codebook_rows, datapackage, tables
+from research.package.figure import curves_by_group, draw_progression, group_label
+from research.package.milestones import write_milestones
+from research.package.parquet import csv_to_parquet
+from research.package.participants import anonymise_participants, load_participants
+from research.package.phenopacket_files import write_phenopackets
+from research.package.readme import readme
+from research.package.summary import summary_rows
+
+
+def export_name(request: PackageRequest) -> str:
+    return f"gne-registry-export-{request.export_id}"
+
+
+@contextmanager
+def _snapshot():
+    """One consistent view of the database for every read of the build."""
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        if outermost and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        yield
+
+
+def _write_csv(path: Path, table: Table, rows) -> None:
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(table.header)
+        writer.writerows(rows)
+
+
+def _count_rows(path: Path) -> int:
+    with path.open("rb") as source:
+        return sum(block.count(b"\n") for block in iter(lambda: source.read(1 << 20), b"")) - 1
+
+
+def _json(path: Path, content: dict) -> None:
+    path.write_text(json.dumps(content, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as source:
+        while block := source.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def build(request: PackageRequest, workdir: Path, progress: Progress) -> PackageResult:
+    name = export_name(request)
+    staging = Path(workdir) / name
+    target = Path(workdir) / f"{name}.zip"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        report = _write_payload(request, staging, progress)
+        progress(90, "bagging")
+        make_bag(staging, name)
+        progress(95, "zipping")
+        target.unlink(missing_ok=True)
+        zip_directory(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    progress(100, "done")
+    return PackageResult(
+        path=target,
+        size_bytes=target.stat().st_size,
+        sha256=_sha256(target),
+        patient_count=report["patients"],
+        achieved_k=report["deidentification"]["achieved_k"],
+        report=report,
+    )
+
+
+def _write_payload(request: PackageRequest, out: Path, progress: Progress) -> dict:
+    """Every file of the bag's data/ directory; returns the content of deid_report.json."""
+    all_tables = {
+        table.name: table
+        for table in tables(
+            include_ancestry=request.include_ancestry,
+            country_values=deid.geography_values(),
+            small_cell=request.small_cell,
+        )
+    }
+    with _snapshot():
+        progress(5, "selecting participants")
+        participants = load_participants(request)
+        if not participants:
+            raise ExportRefused("the cohort holds no patients")
+        deidentification = anonymise_participants(participants, request)
+        _write_csv(
+            out / "participants.csv",
+            all_tables["participants"],
+            (p.csv_row(request.include_ancestry) for p in participants),
+        )
+        progress(15, "writing assessments")
+        write_assessments(out / "assessments.csv", participants, request)
+        progress(40, "writing milestones")
+        times = write_milestones(out / "milestones.csv", participants)
+
+    rows, aggregate = summary_rows(participants, request.small_cell)
+    _write_csv(out / "summary_counts.csv", all_tables["summary_counts"], rows)
+    _write_csv(out / "codebook.csv", all_tables["codebook"], codebook_rows(list(all_tables.values())))
+
+    progress(50, "writing Parquet")
+    (out / "parquet").mkdir()
+    for table in all_tables.values():
+        csv_to_parquet(out / table.path, out / "parquet" / f"{table.name}.parquet", table)
+
+    progress(60, "writing phenopackets")
+    write_phenopackets(out / "phenopackets", participants, times)
+
+    progress(80, "drawing Kaplan-Meier curves")
+    groups = [group_label(p.out_genotype) for p in participants]
+    curves, left_out = curves_by_group(times, groups, request.small_cell)
+    draw_progression(out / "progression.png", curves)
+
+    report = {
+        "export": request.export_id,
+        "patients": len(participants),
+        "thresholds": {
+            "k": request.k,
+            "max_suppression": request.max_suppression,
+            "small_cell": request.small_cell,
+            "include_ancestry": request.include_ancestry,
+        },
+        "deidentification": deidentification,
+        "aggregate_suppression": [aggregate],
+        "figure_groups_left_out": [
+            {"figure": "progression.png", "milestone": item.milestone, "group": item.group, "reason": item.reason}
+            for item in left_out
+        ],
+        "dropped": "names, contact details, addresses, national and hospital ids, registry UUIDs, database ids, "
+        "site, free text, entry and audit timestamps, dates of birth and death, every calendar date",
+    }
+    _json(out / "deid_report.json", report)
+    counts = {"participants": len(participants), "assessments": _count_rows(out / "assessments.csv")}
+    (out / "README.md").write_text(readme(request, report=report, left_out=left_out, counts=counts), encoding="utf-8")
+    _json(
+        out / "datapackage.json",
+        datapackage(
+            list(all_tables.values()),
+            name=export_name(request),
+            title=f"GNE myopathy registry research export {request.export_id}",
+            description="De-identified (pseudonymised) registry data; see README.md and deid_report.json.",
+        ),
+    )
+    return report
