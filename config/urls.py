@@ -8,6 +8,7 @@ from assessments.api.views import AssessmentViewSet, MilestoneViewSet
 from patients.api.views import DiagnosisViewSet, GenotypeViewSet, PatientViewSet, TreatmentViewSet, VariantViewSet
 from registry.api.token import obtain_token
 from registry.views import health
+from research.api.views import ExportViewSet, ProjectViewSet
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -18,6 +19,9 @@ router.register("assessments", AssessmentViewSet, basename="assessment")
 router.register("milestones", MilestoneViewSet, basename="milestone")
 router.register("treatments", TreatmentViewSet, basename="treatment")
 router.register("variants", VariantViewSet, basename="variant")
+router.register("research/projects", ProjectViewSet, basename="research-project")
+# Also the signed download link: /api/v1/research/exports/<id>/download/?token=...
+router.register("research/exports", ExportViewSet, basename="research-export")
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/api/docs/", permanent=False)),

@@ -85,6 +85,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+LOGIN_URL = "/accounts/login/"
+# Researchers and staff land on their projects; the patient portal will bring a home page by role.
+LOGIN_REDIRECT_URL = "/research/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"
@@ -143,6 +147,11 @@ SPECTACULAR_SETTINGS = {
         "TreatmentKindEnum": "patients.models.TreatmentKind.choices",
         "AcmgClassEnum": "patients.models.AcmgClass.choices",
         "VariantNumberingEnum": "patients.api.serializers.NUMBERING_CHOICES",
+        "AmbulationClassEnum": "assessments.models.AmbulationClass.choices",
+        "StatusEnum": "patients.models.EnrollmentStatus.choices",
+        "ExportStatusEnum": "research.models.ExportStatus.choices",
+        "ExportableEnrollmentStatusEnum": "research.cohort.EXPORTABLE_STATUSES",
+        "GenotypeGroupEnum": "research.cohort.GENOTYPE_GROUPS",
     },
 }
 
@@ -158,8 +167,14 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
+# The Redis transport redelivers a message not acknowledged within this many seconds. Tasks that
+# acknowledge late (research exports) must finish well within it, and a second delivery while the
+# first still runs is refused by the export's build lock.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_BROKER_VISIBILITY_TIMEOUT", default=3600)}
 CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "registry.purge_idempotency_keys", "schedule": 24 * 60 * 60},
+    # Exports recorded while the broker was down, and exports whose worker died.
+    "requeue-stale-exports": {"task": "research.requeue_stale_exports", "schedule": 60},
 }
 
 # --- Registry ---------------------------------------------------------------------------------
@@ -199,6 +214,17 @@ REGISTRY_EXPORT_SMALL_CELL = env.int("REGISTRY_EXPORT_SMALL_CELL", default=10)
 REGISTRY_EXPORT_LINK_DAYS = env.int("REGISTRY_EXPORT_LINK_DAYS", default=7)
 # A queued export older than this is sent to the broker again by the beat task.
 REGISTRY_EXPORT_REQUEUE_MINUTES = env.int("REGISTRY_EXPORT_REQUEUE_MINUTES", default=10)
+# Seconds a request waits for the broker before saying the export will start once it is back.
+REGISTRY_EXPORT_ENQUEUE_TIMEOUT = env.float("REGISTRY_EXPORT_ENQUEUE_TIMEOUT", default=2.0)
+# Building one export: time limits (soft: it fails with a reason; hard: the worker process is killed),
+# retries after transient database or storage errors (exponential backoff from RETRY_DELAY seconds,
+# capped at RETRY_MAX_DELAY), and how many claims in all before it is failed for good.
+REGISTRY_EXPORT_SOFT_TIME_LIMIT = env.int("REGISTRY_EXPORT_SOFT_TIME_LIMIT", default=20 * 60)
+REGISTRY_EXPORT_TIME_LIMIT = env.int("REGISTRY_EXPORT_TIME_LIMIT", default=22 * 60)
+REGISTRY_EXPORT_MAX_RETRIES = env.int("REGISTRY_EXPORT_MAX_RETRIES", default=5)
+REGISTRY_EXPORT_RETRY_DELAY = env.int("REGISTRY_EXPORT_RETRY_DELAY", default=15)
+REGISTRY_EXPORT_RETRY_MAX_DELAY = env.int("REGISTRY_EXPORT_RETRY_MAX_DELAY", default=600)
+REGISTRY_EXPORT_MAX_ATTEMPTS = env.int("REGISTRY_EXPORT_MAX_ATTEMPTS", default=8)
 EXPORTS_ROOT = env.str("EXPORTS_ROOT", default=str(BASE_DIR / "var" / "exports"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -138,3 +138,55 @@ def test_admin_is_for_staff_only(persona_clients, staff_user, patient_user, rese
     response = client.get("/admin/patients/patientidentity/")
 
     assert response.status_code == (200 if role == "staff" else 302)
+
+
+# Research projects and exports hold no identifiable data but are not for patients: staff and
+# researchers only. A researcher sees only the projects they are a member of (another project
+# answers 404, as another patient's record does for a patient); the full matrix, with members,
+# non-members and download links, is in tests/research/test_export_access.py.
+RESEARCH_ENDPOINTS = {
+    ("get", "projects/"): {"staff": 200, "patient": 403, "researcher": 200, "anonymous": 401},
+    ("get", "projects/{project}/"): {"staff": 200, "patient": 403, "researcher": 200, "anonymous": 401},
+    ("post", "projects/"): {"staff": 400, "patient": 403, "researcher": 403, "anonymous": 401},
+    ("patch", "projects/{project}/"): {"staff": 200, "patient": 403, "researcher": 403, "anonymous": 401},
+    ("get", "exports/"): {"staff": 200, "patient": 403, "researcher": 200, "anonymous": 401},
+    ("get", "exports/{export}/"): {"staff": 200, "patient": 403, "researcher": 200, "anonymous": 401},
+    ("post", "exports/"): {"staff": 400, "patient": 403, "researcher": 400, "anonymous": 401},
+    ("get", "exports/{export}/download/?token=x"): {"staff": 403, "patient": 403, "researcher": 403, "anonymous": 401},
+}
+
+
+@pytest.fixture
+def research_records(researcher_user, staff_user):
+    import datetime as dt
+
+    from research.services import export_request, project_create
+
+    project = project_create(
+        data={
+            "title": "Matrix project",
+            "approving_body": "Ethics committee",
+            "approval_reference": "EC-1",
+            "data_use_agreement_ends": dt.date.today() + dt.timedelta(days=30),
+        },
+        members=[researcher_user],
+        created_by=staff_user,
+    )
+    return project, export_request(project=project, requested_by=researcher_user, cohort={})
+
+
+@pytest.mark.parametrize(("method", "path"), RESEARCH_ENDPOINTS)
+@pytest.mark.parametrize("role", ROLES)
+def test_research_endpoints(persona_clients, research_records, method, path, role):
+    project, export = research_records
+    url = "/api/v1/research/" + path.format(project=project.pk, export=export.pk)
+    client = persona_clients[role]
+
+    # An empty body: a create that gets past the role check is refused by validation (400), not made.
+    response = client.get(url) if method == "get" else getattr(client, method)(url, {}, format="json")
+
+    assert response.status_code == RESEARCH_ENDPOINTS[(method, path)][role]
+    if response.status_code >= 400:
+        assert response.json()["error"]["status"] == response.status_code
+    if response.status_code == 200 and "results" in response.json():
+        assert len(response.json()["results"]) == 1
