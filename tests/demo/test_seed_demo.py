@@ -12,6 +12,7 @@ import sys
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from assessments.models import Assessment, Milestone, MilestoneSource
 from assessments.services import (
@@ -57,6 +58,7 @@ from patients.services import (
 )
 from patients.variants import parse_variant
 from registry.errors import ValidationError
+from research.models import ResearchProject
 
 pytestmark = pytest.mark.django_db
 
@@ -413,6 +415,16 @@ def test_demo_users_only_with_debug(settings):
         call_command("seed_demo", patients=1, demo_users=True)
 
 
+def test_demo_users_get_a_research_project_the_demo_researcher_can_export_from(settings):
+    settings.DEBUG = True
+    call_command("seed_demo", patients=1, demo_users=True, stdout=io.StringIO())
+    call_command("seed_demo", patients=1, if_empty=True, demo_users=True, stdout=io.StringIO())  # again: no copy
+    project = ResearchProject.objects.get()
+    assert [user.username for user in project.members.all()] == ["demo.researcher"]
+    assert project.data_use_agreement_ends > timezone.localdate()
+    assert len(bytes(project.pseudonym_key)) == 32
+
+
 def test_if_empty_leaves_existing_data_alone(cohort, capsys):
     call_command("seed_demo", patients=50, if_empty=True)
     assert Patient.objects.count() == 300
@@ -429,7 +441,6 @@ DEV_ONLY_MODULES = (
     "schemathesis",
     # bench/validity.py's statistics: the generator itself uses only the standard library.
     "lifelines",
-    "numpy",
     "scipy",
     "pandas",
 )

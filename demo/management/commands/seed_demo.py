@@ -1,11 +1,18 @@
+import datetime as dt
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from demo.cohort import DEMO_PASSWORD, seed_demo_cohort
 from patients.models import Patient
 from registry import roles
+from research.models import ResearchProject
+from research.services import project_create
+
+DEMO_PROJECT_TITLE = "Demo: time to loss of ambulation by genotype"
 
 
 class Command(BaseCommand):
@@ -53,3 +60,19 @@ class Command(BaseCommand):
         if patient and not Patient.objects.filter(account=demo_patient).exists():
             patient.account = demo_patient
             patient.save(update_fields=["account"])
+        self._demo_project(researcher=user_model.objects.get(username="demo.researcher"))
+
+    def _demo_project(self, *, researcher):
+        """A research project with the demo researcher as member, so an export can be tried at once."""
+        if ResearchProject.objects.filter(title=DEMO_PROJECT_TITLE).exists():
+            return
+        project_create(
+            data={
+                "title": DEMO_PROJECT_TITLE,
+                "approving_body": "Demo data-access committee (synthetic)",
+                "approval_reference": "DEMO-2026-001",
+                "data_use_agreement_ends": timezone.localdate() + dt.timedelta(days=365),
+            },
+            members=[researcher],
+            created_by=None,
+        )
