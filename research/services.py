@@ -416,16 +416,21 @@ def _package_request(export: ResearchExport, patient_ids: list[int]) -> package.
 
 
 def _package_description(export: ResearchExport) -> tuple[tuple[str, str], ...]:
-    """README lines: the project and the cohort definition, nothing about any one person."""
+    """README lines: the project and the cohort definition, nothing about any one person.
+
+    No calendar date, not even the agreement's end or the requested assessment period: a package
+    holds none at all (docs/research-exports.md, "Ages"), which makes that easy to check.
+    """
     project = export.project
     lines = [
         ("Export", f"#{export.pk}"),
         ("Research project", project.title),
         ("Approved by", f"{project.approving_body}, reference {project.approval_reference}"),
-        ("Data-use agreement ends", project.data_use_agreement_ends.isoformat()),
     ]
     for name, value in export.cohort.items():
-        if value not in (None, "", []):
+        if name in ("assessed_from", "assessed_to") and value:
+            lines.append((f"Cohort filter: {name}", "as in the request (dates are not written into packages)"))
+        elif value not in (None, "", []):
             shown = ", ".join(str(item) for item in value) if isinstance(value, list) else str(value)
             lines.append((f"Cohort filter: {name}", shown))
     return tuple(lines)

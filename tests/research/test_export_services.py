@@ -2,6 +2,7 @@
 
 import datetime as dt
 import hashlib
+import re
 import zipfile
 
 import psycopg2
@@ -396,3 +397,19 @@ def test_enqueue_with_the_broker_down_keeps_the_export_for_the_sweeper(
     assert (timezone.now() - started).total_seconds() < 2 * settings.REGISTRY_EXPORT_ENQUEUE_TIMEOUT
     export.refresh_from_db()
     assert (export.status, export.enqueued_at) == ("queued", None)
+
+
+def test_the_readme_description_names_the_cohort_but_no_calendar_date(
+    export_project, researcher_user, cohort, export_fake_builder, export_storage
+):
+    export = _request(
+        export_project, researcher_user, assessed_from="2019-03-01", assessed_to="2030-01-31", countries=["IL"]
+    )
+    services.export_run(export_id=export.pk)
+
+    lines = dict(export_fake_builder[0].description)
+    assert lines["Research project"] == export_project.title
+    assert lines["Cohort filter: countries"] == "IL"
+    assert "as in the request" in lines["Cohort filter: assessed_from"]
+    text = " ".join(f"{label} {value}" for label, value in export_fake_builder[0].description)
+    assert not re.search(r"\d{4}-\d{2}-\d{2}|2019|2030", text)
