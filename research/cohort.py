@@ -7,9 +7,6 @@ and always adds the rule no definition can switch off: research consent active o
 """
 
 import datetime as dt
-import functools
-import json
-from pathlib import Path
 
 from django.db.models import Exists, OuterRef, Q, Subquery
 from django_countries import countries as country_names
@@ -18,8 +15,7 @@ from assessments.models import AmbulationClass, Assessment
 from patients.models import ConsentGrant, ConsentPurpose, EnrollmentStatus, Patient, Zygosity
 from patients.variants import VariantError, gne_reference, parse_variant
 from registry.errors import ValidationError
-
-REGIONS_PATH = Path(__file__).resolve().parent / "package" / "data" / "regions.json"
+from research.package.deid import regions as country_regions
 
 GENOTYPE_GROUPS = ("", "homozygous", "homozygous_founder", "compound_heterozygous", "single_variant")
 DEFAULT_STATUSES = (EnrollmentStatus.ENROLLED.value, EnrollmentStatus.LOST_TO_FOLLOW_UP.value)
@@ -39,12 +35,6 @@ FIELDS = (
     "assessed_to",
     "statuses",
 )
-
-
-@functools.cache
-def country_regions() -> dict[str, dict[str, str]]:
-    """ISO alpha-2 code -> {"sub_region", "region"} (UN M49), shipped with the package builder."""
-    return json.loads(REGIONS_PATH.read_text(encoding="utf-8"))["countries"]
 
 
 def region_names() -> set[str]:
