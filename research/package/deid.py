@@ -246,3 +246,94 @@ def anonymise(
         f"k-anonymity (k = {k}) cannot be met: after generalising, {sum(violators)} of {patients} patients "
         f"would need their values suppressed, more than the {max_suppression:.0%} allowed ({allowance})"
     )
+
+
+# --- The generalisation lattice ------------------------------------------------------------------
+
+ANY = "any"  # a quasi-identifier not released at all for this export (its top level)
+
+
+@dataclass(frozen=True)
+class Hierarchy:
+    """The values one quasi-identifier takes for every participant at each level, finest first.
+
+    `levels` is ((description, values), ...); the last level is usually ANY for everyone.
+    """
+
+    name: str
+    levels: tuple[tuple[str, Sequence[str]], ...]
+
+
+@dataclass
+class Lattice:
+    """The result of `anonymise_lattice`: the level chosen for each quasi-identifier, its values,
+    which participants were suppressed, and the achieved k."""
+
+    levels: dict[str, int]
+    values: dict[str, list[str]]
+    suppressed: list[bool]
+    achieved_k: int
+    nodes_tried: int
+    steps: list[Step] = field(default_factory=list)
+
+
+def lattice_nodes(hierarchies: Sequence[Hierarchy]) -> list[tuple[int, ...]]:
+    """docs/research-exports.md, "k-anonymity": every combination of levels, least generalised first.
+
+    Ordered by the sum of levels, then lexicographically in the order the hierarchies are given, so
+    that among equally coarse choices the first-listed (most useful) quasi-identifier stays finest.
+    The order is fixed, so the same data always gives the same choice.
+    """
+    nodes = [()]
+    for hierarchy in hierarchies:
+        nodes = [(*node, level) for node in nodes for level in range(len(hierarchy.levels))]
+    return sorted(nodes, key=lambda node: (sum(node), node))
+
+
+def anonymise_lattice(hierarchies: Sequence[Hierarchy], *, patients: int, k: int, max_suppression: float) -> Lattice:
+    """docs/research-exports.md, "k-anonymity": the least generalisation at which the participants
+    left in groups smaller than k fit within the suppression allowance; those are suppressed.
+
+    Generalising more never makes a group smaller, so the first node that fits is the least
+    generalised one. When even the coarsest node does not fit, the export is refused.
+    """
+    allowance = suppression_allowance(patients, max_suppression)
+    fewest = patients
+    for tried, node in enumerate(lattice_nodes(hierarchies), start=1):
+        columns = [hierarchy.levels[level][1] for hierarchy, level in zip(hierarchies, node, strict=True)]
+        rows = list(zip(*columns, strict=True)) if columns else []
+        violators = small_groups(rows, k)
+        count = sum(violators)
+        fewest = min(fewest, count)
+        if count > allowance:
+            continue
+        achieved = smallest_group(rows, violators)
+        if achieved < k:  # everyone suppressed: nothing left to release
+            break
+        steps = [
+            Step(hierarchy.name, hierarchy.levels[level][0], _changed(hierarchy, level))
+            for hierarchy, level in zip(hierarchies, node, strict=True)
+            if level
+        ]
+        steps.append(
+            Step("all quasi-identifiers", f"set to '{SUPPRESSED}' for patients still in a group smaller than k", count)
+        )
+        return Lattice(
+            levels={hierarchy.name: level for hierarchy, level in zip(hierarchies, node, strict=True)},
+            values={hierarchy.name: list(column) for hierarchy, column in zip(hierarchies, columns, strict=True)},
+            suppressed=violators,
+            achieved_k=achieved,
+            nodes_tried=tried,
+            steps=steps,
+        )
+    raise ExportRefused(
+        f"k-anonymity (k = {k}) cannot be met: even with every quasi-identifier generalised, {fewest} of "
+        f"{patients} patients would need their values suppressed, more than the {max_suppression:.0%} "
+        f"allowed ({allowance})"
+    )
+
+
+def _changed(hierarchy: Hierarchy, level: int) -> int:
+    """How many participants' values differ at `level` from the finest level."""
+    finest, chosen = hierarchy.levels[0][1], hierarchy.levels[level][1]
+    return sum(a != b for a, b in zip(finest, chosen, strict=True))
