@@ -1,30 +1,31 @@
 """Reads of assessments shared by the API and later exports."""
 
-import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import CharField, DecimalField, F, Q, Value
+from django.db.models import Case, CharField, DateField, DecimalField, F, OuterRef, Q, Subquery, Value, When
+from django.db.models.lookups import IsNull
 
 from assessments.models import (
+    AmbulationClass,
     Assessment,
     DynamometryMeasurement,
     ManualMuscleTest,
     Milestone,
+    MilestoneCensoring,
     MilestoneKind,
     MilestoneSource,
+    WheelchairUse,
 )
 from assessments.services import (
-    HISTORY_FIELDS,
-    derived_milestone_bounds,
+    MilestoneBounds,
     milestone_window,
     onset_window,
     reported_censoring,
     reported_milestone_conflicts,
 )
 from patients.models import Diagnosis
-from registry.dates import years_between
 
 
 def assessments_attach_measurements(assessments: list[Assessment]) -> list[Assessment]:
@@ -90,69 +91,124 @@ class MilestoneInterval:
     censoring: str
 
 
+# Given that no visit shows a milestone reached (it has no stored derived row), the visits that
+# show it not reached are, by `services.milestone_reached`: AFO, class unaided (an AFO device or
+# class would be reached); cane, class 0-1; walker, class 0-2; part-time wheelchair, no wheelchair
+# or any class (a walking one, 4 and 5 being reached); full-time, any wheelchair use or class.
+_NOT_REACHED = {
+    MilestoneKind.AFO.value: Q(ambulation_class=AmbulationClass.UNAIDED),
+    MilestoneKind.CANE.value: Q(ambulation_class__in=(AmbulationClass.UNAIDED, AmbulationClass.AFO_ONLY)),
+    MilestoneKind.WALKER.value: Q(
+        ambulation_class__in=(AmbulationClass.UNAIDED, AmbulationClass.AFO_ONLY, AmbulationClass.CANE)
+    ),
+    MilestoneKind.WHEELCHAIR_PART_TIME.value: Q(wheelchair_use=WheelchairUse.NONE) | Q(ambulation_class__isnull=False),
+    MilestoneKind.WHEELCHAIR_FULL_TIME.value: ~Q(wheelchair_use="") | Q(ambulation_class__isnull=False),
+}
+_KINDS = tuple(MilestoneKind.values)
+
+
+def _last_visits_below() -> dict[str, Case]:
+    """Per kind, for a patient (an OuterRef "patient_id") with no stored derived milestone of it: the
+    date of the last visit showing it not reached. Latest visit first, through the (patient, date)
+    index: the first visit that matches is usually the last one, so few visits are read."""
+    derived = Milestone.objects.filter(patient_id=OuterRef("patient_id"), source=MilestoneSource.DERIVED).order_by()
+    visits = Assessment.objects.filter(patient_id=OuterRef("patient_id")).order_by("-assessment_date")
+    return {
+        kind: Case(
+            # A scalar subquery, not NOT EXISTS: PostgreSQL would hash the whole milestone table.
+            When(
+                IsNull(Subquery(derived.filter(kind=kind).values("pk")[:1]), True),
+                then=Subquery(visits.filter(_NOT_REACHED[kind]).values("assessment_date")[:1]),
+            ),
+            default=None,
+            output_field=DateField(),
+        )
+        for kind in _KINDS
+    }
+
+
 def milestone_intervals(*, patient_ids: Iterable[int] | None = None) -> list[MilestoneInterval]:
     """Every milestone kind of every patient whose onset is known (a date or an age), as an interval.
 
     Kinds the visits say nothing about and no usable report gives are left out. A reported
     milestone is preferred when it is consistent with onset and the visits
-    (`services.reported_milestone_conflicts`); else the visits decide (`derived_milestone_bounds`,
-    the same derivation as the stored derived milestones). Three queries, whatever the number of
-    patients: diagnoses (with the date of birth), assessments, reported milestones.
+    (`services.reported_milestone_conflicts`); else the visits decide: the stored derived
+    milestones (`services.milestones_derive` keeps them in line with `derived_milestone_bounds`),
+    and for a kind no visit shows reached, the last visit showing it not reached (right-censored).
+    Three queries, whatever the number of patients: diagnoses (with the date of birth and the last
+    visit below each milestone no visit shows reached), derived milestones, reported milestones.
     """
     diagnoses = Diagnosis.objects.filter(Q(onset_date__isnull=False) | Q(onset_age__isnull=False))
     if patient_ids is not None:
         diagnoses = diagnoses.filter(patient_id__in=list(patient_ids))
-    people = {
-        row["patient_id"]: row
-        for row in diagnoses.values(
-            "patient_id", "onset_date", "onset_date_precision", "onset_age", birth=F("patient__identity__date_of_birth")
+    people = sorted(
+        diagnoses.annotate(**_last_visits_below())
+        .values_list(
+            "patient_id", "onset_date", "onset_date_precision", "onset_age", "patient__identity__date_of_birth", *_KINDS
         )
-    }
+        .order_by()
+    )
     if not people:
         return []
-    in_scope = diagnoses.values("patient_id")
-    visits = defaultdict(list)
-    for row in Assessment.objects.filter(patient_id__in=in_scope).values("patient_id", *HISTORY_FIELDS):
-        visits[row["patient_id"]].append(row)
-    reports = defaultdict(dict)
+    # Given patients: their ids, so that each table is read through its patient index; else all.
+    in_scope = [person[0] for person in people] if patient_ids is not None else diagnoses.values("patient_id")
+    # patient -> kind -> (upper, lower) of the milestones a visit shows reached (the stored derived rows).
+    bounds_by_patient: dict[int, dict[str, tuple]] = defaultdict(dict)
+    derived_rows = Milestone.objects.filter(patient_id__in=in_scope, source=MilestoneSource.DERIVED).values_list(
+        "patient_id", "kind", "date", "lower_bound_date"
+    )
+    for patient_id, kind, upper, lower in derived_rows.order_by():
+        bounds_by_patient[patient_id][kind] = (upper, lower)
+    reports: dict[int, dict[str, dict]] = defaultdict(dict)
     reported_rows = Milestone.objects.filter(
         patient_id__in=in_scope, source=MilestoneSource.REPORTED, skipped=False
     ).values("patient_id", "kind", "date", "date_precision", "age_years")
-    for row in reported_rows:
+    for row in reported_rows.order_by():
         reports[row["patient_id"]][row["kind"]] = row
 
+    reported_source, derived_source = MilestoneSource.REPORTED.value, MilestoneSource.DERIVED.value
+    interval, left = MilestoneCensoring.INTERVAL.value, MilestoneCensoring.LEFT.value
     intervals = []
-    for patient_id in sorted(people):
-        person = people[patient_id]
-        birth = person["birth"]
+    no_bounds: dict[str, tuple] = {}
+    no_reports: dict[str, dict] = {}
+    for patient_id, onset_date, onset_date_precision, onset_age, birth, *last_below in people:
+        bounds_by_kind = bounds_by_patient.get(patient_id, no_bounds)
+        reported_by_kind = reports.get(patient_id, no_reports)
+        if not bounds_by_kind and not reported_by_kind and not any(last_below):
+            continue
         onset = onset_window(
-            onset_date=person["onset_date"],
-            onset_date_precision=person["onset_date_precision"],
-            onset_age=person["onset_age"],
-            birth=birth,
+            onset_date=onset_date, onset_date_precision=onset_date_precision, onset_age=onset_age, birth=birth
         )
         if onset is None:  # an onset age without a date of birth
             continue
         # The unbiased estimate of an imprecise onset: the middle of its interval (of the year of
-        # age, when only the age is known), as `PartialDate.midpoint` takes it.
+        # age, when only the age is known), as `PartialDate.midpoint` takes it. Years are
+        # `years_between` the two, and never below 0.
         onset_middle = onset[0] + (onset[1] - onset[0]) / 2
-
-        def years(day: dt.date, onset_middle: dt.date = onset_middle) -> float:
-            return max(0.0, years_between(onset_middle, day))
-
-        bounds_by_kind = derived_milestone_bounds(visits[patient_id])
-        for kind in MilestoneKind:
-            bounds, reported = bounds_by_kind.get(kind.value), reports[patient_id].get(kind.value)
-            window = reported and milestone_window(reported, birth)
-            if window and not reported_milestone_conflicts(window, onset=onset, bounds=bounds):
-                source, censoring = MilestoneSource.REPORTED, reported_censoring(reported)
-                lower, upper = years(window[0]), years(window[1])
-            elif bounds and bounds.upper:
-                source, censoring = MilestoneSource.DERIVED, bounds.censoring
-                lower, upper = (years(bounds.lower) if bounds.lower else None), years(bounds.upper)
-            elif bounds:
-                source, censoring, lower, upper = "", "right", years(bounds.lower), None
-            else:
-                continue
-            intervals.append(MilestoneInterval(patient_id, kind.value, str(source), lower, upper, str(censoring)))
+        for kind, below in zip(_KINDS, last_below, strict=True):
+            upper, lower = bounds_by_kind.get(kind) or (None, below)
+            if (reported := reported_by_kind.get(kind)) and (window := milestone_window(reported, birth)):
+                bounds = MilestoneBounds(upper=upper, upper_id=None, lower=lower)
+                if not reported_milestone_conflicts(window, onset=onset, bounds=bounds):
+                    intervals.append(
+                        MilestoneInterval(
+                            patient_id,
+                            kind,
+                            reported_source,
+                            max(0.0, (window[0] - onset_middle).days / 365.25),
+                            max(0.0, (window[1] - onset_middle).days / 365.25),
+                            str(reported_censoring(reported)),
+                        )
+                    )
+                    continue
+            if upper:
+                lower_years = max(0.0, (lower - onset_middle).days / 365.25) if lower else None
+                upper_years = max(0.0, (upper - onset_middle).days / 365.25)
+                censoring = interval if lower else left
+                intervals.append(
+                    MilestoneInterval(patient_id, kind, derived_source, lower_years, upper_years, censoring)
+                )
+            elif lower:
+                lower_years = max(0.0, (lower - onset_middle).days / 365.25)
+                intervals.append(MilestoneInterval(patient_id, kind, "", lower_years, None, "right"))
     return intervals

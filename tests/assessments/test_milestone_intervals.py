@@ -9,6 +9,7 @@ import pytest
 from assessments import services
 from assessments.models import AmbulationClass, Milestone, MilestoneKind, Source, WheelchairUse
 from assessments.selectors import MilestoneInterval, milestone_intervals
+from demo.cohort import seed_demo_cohort
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -208,10 +209,12 @@ def _cohort_of(size: int) -> None:
         Milestone.objects.create(
             patient=patient, kind=WALKER, source="reported", date=dt.date(2016, 1, 1), date_precision="year"
         )
+        services.milestones_derive(patient=patient)  # the factories bypass the services that store them
 
 
-# 1. the diagnoses giving an onset, with the date of birth joined in
-# 2. their patients' assessments (the history fields only)
+# 1. the diagnoses giving an onset, with the date of birth joined in and, per milestone no visit
+#    shows reached, the last visit below it (subqueries)
+# 2. their patients' stored derived milestones
 # 3. their patients' reported, not skipped, milestones
 MILESTONE_INTERVAL_QUERIES = 3
 
@@ -225,8 +228,9 @@ def test_the_selector_runs_in_a_constant_number_of_queries(django_assert_num_que
 
     sqls = [query["sql"] for query in captured.captured_queries]
     assert 'FROM "patients_diagnosis"' in sqls[0] and '"patients_patientidentity"' in sqls[0]
-    assert 'FROM "assessments_assessment"' in sqls[1]
-    assert 'FROM "assessments_milestone"' in sqls[2]
+    assert 'FROM "assessments_assessment"' in sqls[0]
+    assert 'FROM "assessments_milestone"' in sqls[1] and "'derived'" in sqls[1]
+    assert 'FROM "assessments_milestone"' in sqls[2] and "'reported'" in sqls[2]
     # Per patient: AFO, cane (derived), walker (reported), part-time and full-time (right-censored).
     assert len(rows) == 5 * size
     assert {row.source for row in rows if row.kind == WALKER} == {"reported"}
@@ -264,3 +268,134 @@ def test_the_api_shows_the_bounds_and_the_censoring(staff_client):
     lower, date, censoring, flags = shown[("walker", "reported")]
     assert (lower, date, censoring) == (None, "2010", "interval")
     assert [flag["code"] for flag in flags] == ["milestone_before_visit_below"]
+
+
+# --- The same intervals as deriving every patient's milestones from all their visits ---------------
+
+
+def _reference_milestone_intervals(patient_ids=None) -> list[MilestoneInterval]:
+    """The selector as it was before reading the stored derived milestones: every patient's bounds
+    derived again from all their visits (`services.derived_milestone_bounds`). Kept here only to
+    prove the two equivalent."""
+    from collections import defaultdict
+
+    from django.db.models import F, Q
+
+    from assessments.models import Assessment
+    from patients.models import Diagnosis
+    from registry.dates import years_between
+
+    diagnoses = Diagnosis.objects.filter(Q(onset_date__isnull=False) | Q(onset_age__isnull=False))
+    if patient_ids is not None:
+        diagnoses = diagnoses.filter(patient_id__in=list(patient_ids))
+    people = {
+        row["patient_id"]: row
+        for row in diagnoses.values(
+            "patient_id", "onset_date", "onset_date_precision", "onset_age", birth=F("patient__identity__date_of_birth")
+        )
+    }
+    visits = defaultdict(list)
+    for row in Assessment.objects.filter(patient_id__in=list(people)).values("patient_id", *services.HISTORY_FIELDS):
+        visits[row["patient_id"]].append(row)
+    reports = defaultdict(dict)
+    reported_rows = Milestone.objects.filter(patient_id__in=list(people), source="reported", skipped=False).values(
+        "patient_id", "kind", "date", "date_precision", "age_years"
+    )
+    for row in reported_rows:
+        reports[row["patient_id"]][row["kind"]] = row
+    intervals = []
+    for patient_id in sorted(people):
+        person = people[patient_id]
+        birth = person["birth"]
+        onset = services.onset_window(
+            onset_date=person["onset_date"],
+            onset_date_precision=person["onset_date_precision"],
+            onset_age=person["onset_age"],
+            birth=birth,
+        )
+        if onset is None:
+            continue
+        middle = onset[0] + (onset[1] - onset[0]) / 2
+
+        def to_years(day, middle=middle):
+            return max(0.0, years_between(middle, day))
+
+        bounds_by_kind = services.derived_milestone_bounds(visits[patient_id])
+        for kind in MilestoneKind:
+            bounds, reported = bounds_by_kind.get(kind.value), reports[patient_id].get(kind.value)
+            window = reported and services.milestone_window(reported, birth)
+            if window and not services.reported_milestone_conflicts(window, onset=onset, bounds=bounds):
+                source, censoring = "reported", services.reported_censoring(reported)
+                lower, upper = to_years(window[0]), to_years(window[1])
+            elif bounds and bounds.upper:
+                source, censoring = "derived", bounds.censoring
+                lower, upper = (to_years(bounds.lower) if bounds.lower else None), to_years(bounds.upper)
+            elif bounds:
+                source, censoring, lower, upper = "", "right", to_years(bounds.lower), None
+            else:
+                continue
+            intervals.append(MilestoneInterval(patient_id, kind.value, source, lower, upper, str(censoring)))
+    return intervals
+
+
+def _edge_cases() -> None:
+    """Hand-made patients for the corners of `services.milestone_reached` and of reported milestones."""
+    year_2005 = {"onset_date": dt.date(2005, 1, 1), "onset_date_precision": "year", "onset_age": 24}
+    silent = patient_with_onset(**year_2005)  # visits that say nothing of mobility
+    visit(silent, dt.date(2010, 1, 1), None, wheelchair_use="")
+    visit(silent, dt.date(2011, 1, 1), None, wheelchair_use="")
+    no_wheelchair = patient_with_onset(**year_2005)  # only "no wheelchair": right-censored wheelchair kinds
+    visit(no_wheelchair, dt.date(2010, 1, 1), None)
+    visit(no_wheelchair, dt.date(2012, 1, 1), None)
+    afo_device = patient_with_onset(**year_2005)  # an AFO recorded without a class
+    visit(afo_device, dt.date(2010, 1, 1), UNAIDED)
+    visit(afo_device, dt.date(2011, 1, 1), None, wheelchair_use="", devices=["afo"])
+    visit(afo_device, dt.date(2012, 1, 1), AmbulationClass.CANE, devices=["cane"])
+    full_time = patient_with_onset(**year_2005)  # full-time wheelchair by wheelchair use alone
+    visit(full_time, dt.date(2010, 1, 1), AFO_ONLY, devices=["afo"])
+    visit(full_time, dt.date(2011, 6, 1), None, wheelchair_use=WheelchairUse.PART_TIME)
+    visit(full_time, dt.date(2013, 1, 1), None, wheelchair_use=WheelchairUse.FULL_TIME)
+    walks_again = patient_with_onset(**year_2005)  # below again after reaching: the first visit fixes it
+    visit(walks_again, dt.date(2010, 1, 1), UNAIDED)
+    visit(walks_again, dt.date(2011, 1, 1), AmbulationClass.CANE, devices=["cane"])
+    visit(walks_again, dt.date(2012, 1, 1), AFO_ONLY, devices=["afo"])
+    visit(walks_again, dt.date(2013, 1, 1), UNAIDED)
+    devices_only = patient_with_onset(**year_2005)  # walking aids as devices, with a walking class below
+    visit(devices_only, dt.date(2010, 1, 1), UNAIDED)
+    visit(devices_only, dt.date(2011, 1, 1), AFO_ONLY, devices=["afo", "walker"])
+
+    reported = patient_with_onset(**year_2005)  # reports: consistent, conflicting, by age, for no visit
+    visit(reported, dt.date(2010, 1, 1), UNAIDED)
+    visit(reported, dt.date(2012, 1, 1), AmbulationClass.CANE, devices=["cane"])
+    visit(reported, dt.date(2014, 1, 1), AmbulationClass.WALKER, devices=["walker"])
+    for data in (
+        {"kind": CANE, "date": dt.date(2011, 1, 1), "date_precision": "year"},  # consistent
+        {"kind": WALKER, "date": dt.date(2011, 3, 1), "date_precision": "day"},  # before a visit below it
+        {"kind": AFO, "age_years": 30},  # by age
+        {"kind": PART_TIME, "date": dt.date(2016, 5, 1), "date_precision": "day"},  # exact, after the last visit
+        {"kind": FULL_TIME, "date": dt.date(2018, 1, 1), "date_precision": "month"},  # no visit reached it
+    ):
+        services.milestone_report(patient=reported, data=data)
+    early = patient_with_onset(**year_2005)  # a report after the visit, entered later, that already shows it
+    services.milestone_report(patient=early, data={"kind": CANE, "date": dt.date(2014, 1, 1), "date_precision": "year"})
+    visit(early, dt.date(2010, 1, 1), AmbulationClass.CANE, devices=["cane"])
+    visit(early, dt.date(2016, 1, 1), AmbulationClass.CANE, devices=["cane"])
+    only_reports = patient_with_onset(onset_date=None, onset_date_precision="", onset_age=25)
+    services.milestone_report(patient=only_reports, data={"kind": PART_TIME, "age_years": 40})
+    no_birth = patient_with_onset(onset_date=None, onset_date_precision="", onset_age=25)
+    visit(no_birth, dt.date(2012, 1, 1), AmbulationClass.CANE, devices=["cane"])
+    no_birth.identity.date_of_birth = None
+    no_birth.identity.save()
+
+
+def test_the_stored_milestones_give_the_intervals_the_visits_give():
+    seed_demo_cohort(patients=300, seed=7)
+    _edge_cases()
+
+    rows = milestone_intervals()
+
+    assert rows == _reference_milestone_intervals()
+    assert {row.censoring for row in rows} == {"exact", "interval", "left", "right"}
+    assert {row.source for row in rows} == {"reported", "derived", ""}
+    some = sorted({row.patient_id for row in rows})[::7]
+    assert milestone_intervals(patient_ids=some) == _reference_milestone_intervals(some)
