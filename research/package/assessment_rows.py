@@ -26,8 +26,8 @@ TEMP_TABLE = "research_export_cohort"
 
 def _exported_birth(participant: Participant):
     """The date of birth used for ages, or None when the participant's ages must not leave:
-    unknown, or their age band was suppressed for k-anonymity (an exact age would undo it)."""
-    return None if participant.suppressed else participant.birth
+    unknown, or k-anonymity suppressed or widened their age band (an exact age would undo it)."""
+    return None if participant.ages_withheld else participant.birth
 
 
 def write_assessments(path: Path, participants: Sequence[Participant], request: PackageRequest) -> None:
@@ -43,8 +43,12 @@ def write_assessments(path: Path, participants: Sequence[Participant], request: 
 def _measure_sql(column) -> str:
     name = connection.ops.quote_name(Assessment._meta.get_field(column.source).column)
     if column.kind == "devices":
-        # Sorted byte-wise (COLLATE "C") as Python sorts, whatever the database's collation.
-        return f"(SELECT string_agg(d, ';' ORDER BY d COLLATE \"C\") FROM jsonb_array_elements_text(a.{name}) d)"
+        # Sorted byte-wise (COLLATE "C") as Python sorts, whatever the database's collation. No
+        # device and a single one (most visits) without the subquery, which costs more than the rest of the row.
+        return (
+            f"CASE jsonb_array_length(a.{name}) WHEN 0 THEN NULL WHEN 1 THEN a.{name} ->> 0"
+            f" ELSE (SELECT string_agg(d, ';' ORDER BY d COLLATE \"C\") FROM jsonb_array_elements_text(a.{name}) d) END"
+        )
     if column.kind == "choice":
         return f"NULLIF(a.{name}, '')"  # an empty choice is missing: written empty, as None is
     return f"a.{name}"

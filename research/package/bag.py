@@ -1,52 +1,89 @@
-"""The BagIt bag and its zip, both without wall-clock values.
+"""The zip of the BagIt bag (RFC 8493), written in one pass and without wall-clock values.
 
-bagit writes a Bagging-Date; it is removed (the field is optional in RFC 8493) so that the same data
-gives the same bag. The zip's entries carry a fixed timestamp and are sorted, so the zip is
-reproducible too. Text compresses well at a fast level; Parquet and PNG are already compressed
-and are stored.
+Each payload file is streamed into the zip while its SHA-256 and size are taken, then the tag files
+are written from those: bagit.txt, bag-info.txt (Payload-Oxum; no Bagging-Date, an optional field,
+so that the same data gives the same bag), manifest-sha256.txt and tagmanifest-sha256.txt. Nothing
+is written to disk twice and no file is read back to be checksummed. The zip's entries carry a
+fixed timestamp and come in a fixed order, so the zip is reproducible too. Text compresses well at
+a fast level; Parquet and PNG are already compressed and are stored.
 """
 
-import datetime
-import os
+import hashlib
+import stat
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 STORED_SUFFIXES = (".parquet", ".png")
+BAGIT_VERSION = "1.0"
+BLOCK = 1 << 20
+FILE_MODE = (stat.S_IFREG | 0o644) << 16
 
 
-def make_bag(directory: Path, export_name: str) -> None:
-    import bagit
-
-    bagit.make_bag(
-        str(directory),
-        bag_info={"External-Identifier": export_name, "External-Description": "GNE myopathy registry research export"},
-        checksums=["sha256"],
-    )
-    bag = bagit.Bag(str(directory))
-    del bag.info["Bagging-Date"]
-    bag.save()
-
-
-def _files(directory: Path) -> list[str]:
-    found = []
-    for root, dirs, files in os.walk(directory):
-        dirs.sort()
-        found += [os.path.relpath(os.path.join(root, name), directory) for name in sorted(files)]
-    return sorted(found)
+def _entry(name: str, size: int | None = None) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
+    info.external_attr = FILE_MODE
+    if name.endswith(STORED_SUFFIXES):
+        info.compress_type = zipfile.ZIP_STORED
+    else:
+        info.compress_type = zipfile.ZIP_DEFLATED
+        # Public as `compress_level` from Python 3.13; the archive's default applies to bare names only.
+        info._compresslevel = 1
+    if size is not None:
+        info.file_size = size  # lets zipfile choose ZIP64 before writing a large file
+    return info
 
 
-def zip_directory(directory: Path, target: Path) -> None:
-    """Zip the bag: sorted entries, every file's time set to FIXED_TIME first (zip keeps file times)."""
-    fixed = datetime.datetime(*FIXED_TIME).timestamp()
+class _Checksums:
+    def __init__(self):
+        self.lines: list[str] = []
+        self.bytes = 0
+        self.files = 0
+
+    def add(self, name: str, digest: str, size: int) -> None:
+        # RFC 8493 section 2.1.3: CR, LF and % in a path are percent-encoded.
+        encoded = name.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        self.lines.append(f"{digest}  {encoded}\n")
+        self.bytes += size
+        self.files += 1
+
+    def text(self) -> bytes:
+        return "".join(sorted(self.lines, key=lambda line: line.split("  ", 1)[1])).encode()
+
+
+def _write_bytes(archive: zipfile.ZipFile, name: str, content: bytes, checksums: _Checksums) -> None:
+    archive.writestr(_entry(name), content)
+    checksums.add(name, hashlib.sha256(content).hexdigest(), len(content))
+
+
+def _write_file(archive: zipfile.ZipFile, name: str, path: Path, checksums: _Checksums) -> None:
+    digest, size = hashlib.sha256(), 0
+    with path.open("rb") as source, archive.open(_entry(name, path.stat().st_size), "w") as target:
+        while block := source.read(BLOCK):
+            digest.update(block)
+            target.write(block)
+            size += len(block)
+    checksums.add(name, digest.hexdigest(), size)
+
+
+def write_bag_zip(target: Path, payload: Iterable[tuple[str, Path | bytes]], bag_info: dict[str, str]) -> None:
+    """Write the zip of a bag: `payload` gives each file of data/ (its path there, and a file to
+    copy or its content) in the order they go in; `bag_info` the fields of bag-info.txt besides
+    Payload-Oxum."""
     with zipfile.ZipFile(target, "w", allowZip64=True) as archive:
-        for relative in _files(directory):
-            path = directory / relative
-            os.utime(path, (fixed, fixed))
-            stored = relative.endswith(STORED_SUFFIXES)
-            archive.write(
-                path,
-                relative.replace(os.sep, "/"),
-                compress_type=zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED,
-                compresslevel=None if stored else 1,
-            )
+        manifest = _Checksums()
+        for relative, source in payload:
+            name = f"data/{relative}"
+            if isinstance(source, bytes):
+                _write_bytes(archive, name, source, manifest)
+            else:
+                _write_file(archive, name, source, manifest)
+        fields = {**bag_info, "Payload-Oxum": f"{manifest.bytes}.{manifest.files}"}
+        declaration = f"BagIt-Version: {BAGIT_VERSION}\nTag-File-Character-Encoding: UTF-8\n"
+        info = "".join(f"{key}: {fields[key]}\n" for key in sorted(fields))
+        tags = _Checksums()
+        _write_bytes(archive, "bagit.txt", declaration.encode(), tags)
+        _write_bytes(archive, "bag-info.txt", info.encode(), tags)
+        _write_bytes(archive, "manifest-sha256.txt", manifest.text(), tags)
+        archive.writestr(_entry("tagmanifest-sha256.txt"), tags.text())

@@ -23,9 +23,10 @@ from assessments.models import (
 from patients.models import Ancestry, FirstSymptom, Sex
 from registry.models import YesNoUnknown
 
-SUPPRESSED = "suppressed"
+SUPPRESSED = "suppressed"  # one participant's value withheld by k-anonymity
+ANY = "any"  # a quasi-identifier not released for anyone in this export (the top of its hierarchy)
 PID_PATTERN = "^[0-9a-f]{16}$"
-# Whole years 0-89, or "90+" (DEID.md: ages of 90 and over are top-coded).
+# Whole years 0-89, or "90+" (docs/research-exports.md, "Ages": 90 and over are top-coded).
 AGE_PATTERN = r"^([0-9]|[1-8][0-9]|90\+)$"
 AGE_TRANSFORMATION = "completed years on the day; 90 and over given as 90+"
 
@@ -117,7 +118,9 @@ def age_band_values(width: int) -> tuple[str, ...]:
     return (*(f"{low}-{low + width - 1}" for low in range(0, 90, width)), "90+")
 
 
-_BAND_VALUES = tuple(sorted(set(age_band_values(5)) | set(age_band_values(10)), key=lambda v: (len(v), v)))
+_BAND_VALUES = tuple(
+    sorted({value for width in (5, 10, 20) for value in age_band_values(width)}, key=lambda v: (len(v), v))
+)
 
 
 def _band(name: str, label: str, what: str) -> Column:
@@ -126,10 +129,12 @@ def _band(name: str, label: str, what: str) -> Column:
         label,
         "string",
         unit="years",
-        enum=(*_BAND_VALUES, SUPPRESSED),
-        transformation=f"{what} in 5-year bands (10-year bands when deid_report.json says they were widened); "
-        f"90 and over as 90+; '{SUPPRESSED}' when suppressed for k-anonymity; empty when unknown",
-        allowed_note="5-year bands 0-4 ... 85-89 (or 10-year bands 0-9 ... 80-89), 90+, suppressed",
+        enum=(*_BAND_VALUES, ANY, SUPPRESSED),
+        transformation=f"{what} in 5-year bands, or 10- or 20-year bands, or '{ANY}' (not released) when "
+        f"k-anonymity needed it (deid_report.json, levels); 90 and over as 90+; '{SUPPRESSED}' when suppressed "
+        "for k-anonymity; empty when unknown",
+        allowed_note=f"5-year bands 0-4 ... 85-89, or 10-year bands 0-9 ... 80-89, or 20-year bands 0-19 ... 80-99; "
+        f"90+; {ANY}; {SUPPRESSED}",
     )
 
 
@@ -140,18 +145,20 @@ def participants_table(*, include_ancestry: bool, country_values: tuple[str, ...
             "sex",
             "Sex",
             "string",
-            enum=(*Sex.values, SUPPRESSED),
-            transformation=f"as recorded; '{SUPPRESSED}' when suppressed for k-anonymity",
+            enum=(*Sex.values, ANY, SUPPRESSED),
+            transformation=f"as recorded; '{ANY}' when not released for k-anonymity (deid_report.json, levels); "
+            f"'{SUPPRESSED}' when suppressed for k-anonymity",
         ),
         Column(
             "country",
             "Country of residence, or its world region",
             "string",
-            enum=(*country_values, SUPPRESSED),
+            enum=(*country_values, ANY, SUPPRESSED),
             transformation="ISO 3166-1 alpha-2 code when at least k exported patients share the country, else its "
-            "UN M49 sub-region, else its region (research/package/data/regions.json); "
+            "UN M49 sub-region, else its region (research/package/data/regions.json); every country as its "
+            f"region, or '{ANY}' (not released), when k-anonymity needed it (deid_report.json, levels); "
             f"'{SUPPRESSED}' when suppressed for k-anonymity",
-            allowed_note="ISO 3166-1 alpha-2 code; UN M49 sub-region or region name; suppressed",
+            allowed_note=f"ISO 3166-1 alpha-2 code; UN M49 sub-region or region name; {ANY}; {SUPPRESSED}",
         ),
         _band("age_band_baseline", "Age at baseline (first exported assessment)", "completed years at baseline"),
         _band("onset_age_band", "Age at symptom onset", "completed years at onset"),
@@ -168,15 +175,16 @@ def participants_table(*, include_ancestry: bool, country_values: tuple[str, ...
             "GNE genotype, generalised",
             "string",
             transformation="the two variants (current NM_001128227.3 names) when at least k exported patients share "
-            "the pair; else zygosity and protein domains; else 'other'; empty when no genotype is recorded; "
-            f"'{SUPPRESSED}' when suppressed for k-anonymity",
-            allowed_note="'<variant> / <variant>'; '<zygosity>, <domain>[/<domain>]'; other; suppressed",
+            "the pair; else zygosity and protein domains; else 'other'; zygosity and domains, or zygosity only, "
+            "for everyone when k-anonymity needed it (genotype_level, deid_report.json levels); empty when no "
+            f"genotype is recorded; '{SUPPRESSED}' when suppressed for k-anonymity",
+            allowed_note="'<variant> / <variant>'; '<zygosity>, <domain>[/<domain>]'; other; '<zygosity>'; suppressed",
         ),
         Column(
             "genotype_level",
             "How far the genotype was generalised",
             "string",
-            enum=("exact", "class_domain", "other", SUPPRESSED, "none"),
+            enum=("exact", "class_domain", "other", "zygosity", SUPPRESSED, "none"),
             transformation="derived: which rule produced the genotype value (none: no genotype recorded)",
         ),
     ]
@@ -187,8 +195,8 @@ def participants_table(*, include_ancestry: bool, country_values: tuple[str, ...
                 "Ancestry groups",
                 "string",
                 transformation="sorted codes joined with ';'; a quasi-identifier (k-anonymity applies); "
-                f"'{SUPPRESSED}' when suppressed",
-                allowed_note="; ".join(Ancestry.values) + " (joined with ';'); suppressed",
+                f"'{ANY}' when not released for k-anonymity; '{SUPPRESSED}' when suppressed",
+                allowed_note="; ".join(Ancestry.values) + f" (joined with ';'); {ANY}; {SUPPRESSED}",
             )
         )
     columns += [
@@ -345,7 +353,9 @@ def assessments_table() -> Table:
                 "string",
                 unit="years",
                 pattern=AGE_PATTERN,
-                transformation=AGE_TRANSFORMATION + "; empty when unknown or when the baseline age was suppressed",
+                transformation=AGE_TRANSFORMATION
+                + "; empty when unknown, and for everyone when k-anonymity suppressed "
+                "the participant or widened the age bands (an exact age would undo the band)",
             ),
             Column("source", "Who reported the assessment", "string", enum=tuple(Source.values)),
             *assessment_measures(),

@@ -1,7 +1,7 @@
 """The de-identification rules of a research export, one small function each.
 
-Each rule is described in docs/research-exports.md (from /work/shared/DEID.md); the section is
-named in each docstring. Nothing here reads the database: the builder hands in plain values.
+Each rule is described in docs/research-exports.md; the section is named in each docstring.
+Nothing here reads the database: the builder hands in plain values.
 """
 
 import functools
@@ -114,6 +114,7 @@ class GenotypeFacts:
 
     exact: str  # "c.1807G>C / c.2228T>C"; "" when no genotype is recorded
     class_domain: str  # "compound heterozygous, epimerase/kinase"
+    zygosity: str  # "compound heterozygous"
 
 
 ZYGOSITY_WORDS = {
@@ -130,13 +131,14 @@ def genotype_facts(zygosity: str | None, variants: Sequence[tuple[str, str]]) ->
     `variants` is (name, protein domain) for each allele found.
     """
     if not zygosity or not variants:
-        return GenotypeFacts("", "")
+        return GenotypeFacts("", "", "")
     names = sorted(name for name, _ in variants)
     exact = " / ".join(names if len(names) == 2 else [*names, "not found"])
     domains = sorted({domain or "unknown" for _, domain in variants})
     if zygosity == "compound_heterozygous" and len(domains) == 1:
         domains = domains * 2  # "kinase/kinase": both alleles in one domain, which differs from one of each
-    return GenotypeFacts(exact, f"{ZYGOSITY_WORDS.get(zygosity, zygosity)}, {'/'.join(domains)}")
+    words = ZYGOSITY_WORDS.get(zygosity, zygosity)
+    return GenotypeFacts(exact, f"{words}, {'/'.join(domains)}", words)
 
 
 def generalise_genotypes(facts: list[GenotypeFacts], k: int) -> tuple[list[str], list[str], list[Step]]:
@@ -175,17 +177,6 @@ def generalise_genotypes(facts: list[GenotypeFacts], k: int) -> tuple[list[str],
     return list(values), list(levels), steps
 
 
-@dataclass
-class Anonymised:
-    """The quasi-identifier values after k-anonymity, and how they were reached."""
-
-    rows: list[tuple[str, ...]]
-    suppressed: list[bool]
-    achieved_k: int
-    band_width: int
-    steps: list[Step] = field(default_factory=list)
-
-
 def small_groups(rows: list[tuple[str, ...]], k: int) -> list[bool]:
     """Which rows fall in a combination of quasi-identifiers shared by fewer than k rows."""
     counts = Counter(rows)
@@ -206,51 +197,7 @@ def suppression_allowance(patients: int, max_suppression: float) -> int:
     return math.floor(patients * max_suppression + 1e-9)
 
 
-def anonymise(
-    build_rows: Callable[[int, bool], list[tuple[str, ...]]],
-    *,
-    patients: int,
-    k: int,
-    max_suppression: float,
-) -> Anonymised:
-    """docs/research-exports.md, "k-anonymity": generalise first, suppress at most the allowance, else refuse.
-
-    `build_rows(band_width, regions_only)` gives the quasi-identifier tuples for one level of global
-    recoding: 5-year bands and local country generalisation first, then 10-year bands, then every
-    country as its region. At the first level where the rows in groups under k fit within the
-    allowance, those rows' quasi-identifiers are all suppressed.
-    """
-    allowance = suppression_allowance(patients, max_suppression)
-    steps = []
-    for band_width, regions_only in ((5, False), (10, False), (10, True)):
-        rows = build_rows(band_width, regions_only)
-        violators = small_groups(rows, k)
-        if sum(violators) <= allowance:
-            if band_width != 5:
-                steps.append(Step("age bands", "5-year bands widened to 10-year bands (all patients)", patients))
-            if regions_only:
-                steps.append(Step("country", "every country and sub-region -> UN M49 region (all patients)", patients))
-            suppressed = sum(violators)
-            steps.append(
-                Step(
-                    "all quasi-identifiers",
-                    f"set to '{SUPPRESSED}' for patients still in a group smaller than k",
-                    suppressed,
-                )
-            )
-            achieved = smallest_group(rows, violators)
-            if achieved < k:
-                raise ExportRefused(f"k-anonymity (k = {k}) cannot be met: no group of {k} patients remains")
-            return Anonymised(rows, violators, achieved, band_width, steps)
-    raise ExportRefused(
-        f"k-anonymity (k = {k}) cannot be met: after generalising, {sum(violators)} of {patients} patients "
-        f"would need their values suppressed, more than the {max_suppression:.0%} allowed ({allowance})"
-    )
-
-
 # --- The generalisation lattice ------------------------------------------------------------------
-
-ANY = "any"  # a quasi-identifier not released at all for this export (its top level)
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assessments.models import MilestoneKind
 from assessments.selectors import milestone_intervals
 from research.package.columns import milestones_table
 from research.package.participants import CHUNK, Participant
-
-KIND_ORDER = {kind: number for number, kind in enumerate(MilestoneKind.values)}
 
 
 @dataclass
@@ -51,27 +48,26 @@ def write_milestones(path: Path, participants: Sequence[Participant]) -> dict[st
         writer.writerow(milestones_table().header)
         for start in range(0, len(participants), CHUNK):
             chunk = participants[start : start + CHUNK]  # in pid order
-            index = {participant.patient_id: start + offset for offset, participant in enumerate(chunk)}
-            rows = sorted(
-                milestone_intervals(patient_ids=list(index)),
-                key=lambda row: (index[row.patient_id], KIND_ORDER[row.kind]),
-            )
-            for row in rows:
-                years, event = km_pair(row.censoring, row.lower_years, row.upper_years)
-                writer.writerow(
-                    [
-                        participants[index[row.patient_id]].pid,
-                        row.kind,
-                        row.source,
-                        row.censoring,
-                        _years(row.lower_years),
-                        _years(row.upper_years),
-                        f"{years:.2f}",
-                        event,
-                    ]
-                )
-                series = times[row.kind]
-                series.years.append(years)
-                series.events.append(event)
-                series.participants.append(index[row.patient_id])
+            by_patient = defaultdict(list)  # the selector gives each patient's rows in kind order
+            for row in milestone_intervals(patient_ids=[participant.patient_id for participant in chunk]):
+                by_patient[row.patient_id].append(row)
+            for index, participant in enumerate(chunk, start):
+                for row in by_patient.get(participant.patient_id, ()):
+                    years, event = km_pair(row.censoring, row.lower_years, row.upper_years)
+                    writer.writerow(
+                        [
+                            participant.pid,
+                            row.kind,
+                            row.source,
+                            row.censoring,
+                            _years(row.lower_years),
+                            _years(row.upper_years),
+                            f"{years:.2f}",
+                            event,
+                        ]
+                    )
+                    series = times[row.kind]
+                    series.years.append(years)
+                    series.events.append(event)
+                    series.participants.append(index)
     return times

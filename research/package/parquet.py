@@ -1,13 +1,16 @@
 """parquet/: the CSV tables again as Parquet, streamed a block at a time (memory stays flat).
 
-The Arrow types come from the same column definitions as the codebook (research.package.columns).
+The CSV reader reads well ahead of its consumer (some sixteen blocks), so blocks are small; a row
+group is made of several blocks, so that the Parquet files keep a usual row group size. The
+Arrow types come from the same column definitions as the codebook (research.package.columns).
 """
 
 from pathlib import Path
 
 from research.package.columns import Table
 
-BLOCK_BYTES = 8 << 20
+BLOCK_BYTES = 128 << 10
+ROW_GROUP_ROWS = 32 * 1024
 
 
 def _arrow_type(column_type: str):
@@ -34,5 +37,13 @@ def csv_to_parquet(csv_path: Path, parquet_path: Path, table: Table) -> None:
         ),
     )
     with pq.ParquetWriter(parquet_path, schema, compression="zstd") as writer:
+        pending, rows = [], 0
         for batch in reader:
-            writer.write_batch(batch)
+            pending.append(batch)
+            rows += batch.num_rows
+            if rows >= ROW_GROUP_ROWS:
+                writer.write_table(pa.Table.from_batches(pending, schema), row_group_size=rows)
+                pending, rows = [], 0
+        if pending:
+            writer.write_table(pa.Table.from_batches(pending, schema), row_group_size=rows)
+    pa.default_memory_pool().release_unused()  # give the freed blocks back before the next step

@@ -16,12 +16,13 @@ from patients.selectors import diagnosis_timeline
 from registry.dates import PartialDate, age_in_years
 from research.errors import ExportRefused
 from research.package import PackageRequest, deid
-from research.package.columns import SUPPRESSED
+from research.package.columns import ANY, SUPPRESSED
 
 CHUNK = 2000
+BAND_WIDTHS = (5, 10, 20)
 
 
-@dataclass
+@dataclass(slots=True)
 class Participant:
     """What the export needs of one patient. Internal fields (patient_id, birth, baseline) never leave."""
 
@@ -52,6 +53,7 @@ class Participant:
     out_genotype_level: str = ""
     out_ancestry: str = ""
     suppressed: bool = False
+    ages_withheld: bool = False  # no age at an assessment leaves (suppressed, or bands wider than 5 years)
 
     @property
     def baseline_age(self) -> int | None:
@@ -129,61 +131,86 @@ def _patients_query(request: PackageRequest, ids: list[int]):
             class_first=Subquery(first.values("ambulation_class")[:1]),
             class_last=Subquery(last.values("ambulation_class")[:1]),
         )
-        .values(*_FIELDS, "baseline", "class_first", "class_last")
+        .values_list(*_FIELDS, "baseline", "class_first", "class_last")
         .order_by()
     )
 
 
-def _diagnosis_delay(row: dict) -> int | None:
-    timeline = diagnosis_timeline(
-        onset=PartialDate.from_stored(row["diagnosis__onset_date"], row["diagnosis__onset_date_precision"]),
-        onset_age=row["diagnosis__onset_age"],
-        genetic_diagnosis=PartialDate.from_stored(
-            row["diagnosis__genetic_diagnosis_date"], row["diagnosis__genetic_diagnosis_date_precision"]
-        ),
-        birth=row["identity__date_of_birth"],
-    )
-    return deid.whole_years_down(timeline.diagnostic_delay_years)
+class _Derived:
+    """What many participants share, computed or kept once per distinct input: the diagnosis delay,
+    the genotype facts, the coded values."""
+
+    def __init__(self):
+        self.delays: dict[tuple, int | None] = {}
+        self.genotypes: dict[tuple, deid.GenotypeFacts] = {}
+        self.values: dict = {}
+
+    def shared(self, value):
+        """One object for equal values (codes, variants), so that a large cohort holds each once."""
+        return self.values.setdefault(value, value)
+
+    def diagnosis_delay(self, onset_date, onset_precision, onset_age, dx_date, dx_precision, birth) -> int | None:
+        if dx_date is None:
+            return None
+        # The onset age and the date of birth only matter when there is no onset date.
+        key = (onset_date, onset_precision, dx_date, dx_precision) + ((onset_age, birth) if onset_date is None else ())
+        if key not in self.delays:
+            timeline = diagnosis_timeline(
+                onset=PartialDate.from_stored(onset_date, onset_precision),
+                onset_age=onset_age,
+                genetic_diagnosis=PartialDate.from_stored(dx_date, dx_precision),
+                birth=birth,
+            )
+            self.delays[key] = deid.whole_years_down(timeline.diagnostic_delay_years)
+        return self.delays[key]
+
+    def genotype(self, zygosity: str, domains: tuple[tuple[str, str], ...]) -> deid.GenotypeFacts:
+        key = (zygosity, domains)
+        if key not in self.genotypes:
+            self.genotypes[key] = deid.genotype_facts(zygosity, list(domains))
+        return self.genotypes[key]
 
 
-def _participant(row: dict, key: bytes) -> Participant:
-    alleles = [
-        (row[f"genotype__{allele}__cdna"], row[f"genotype__{allele}__protein"], row[f"genotype__{allele}__name"])
-        for allele in ("allele1", "allele2")
-        if row[f"genotype__{allele}__name"]
-    ]
-    domains = [
-        (row[f"genotype__{allele}__name"], row[f"genotype__{allele}__protein_domain"])
-        for allele in ("allele1", "allele2")
-        if row[f"genotype__{allele}__name"]
-    ]
-    zygosity = row["genotype__zygosity"] or ""
+def _participant(row: tuple, key: bytes, derived: _Derived) -> Participant:
+    (
+        patient_id, uuid, sex, country, ancestry, birth,
+        onset_date, onset_precision, onset_age, dx_date, dx_precision,
+        first_symptom, confirmed, biopsy_done, rimmed_vacuoles, zygosity,
+        name1, cdna1, protein1, domain1, name2, cdna2, protein2, domain2,
+        baseline, class_first, class_last,
+    ) = row  # fmt: skip
+    alleles = [(name, cdna, protein, domain) for name, cdna, protein, domain in
+               ((name1, cdna1, protein1, domain1), (name2, cdna2, protein2, domain2)) if name]  # fmt: skip
+    zygosity = derived.shared(zygosity or "")
     return Participant(
-        patient_id=row["id"],
-        pid=deid.pseudonym(key, str(row["uuid"])),
-        sex=row["sex"],
-        country=row["country"] or "",
-        ancestry=";".join(sorted(row["ancestry"] or [])),
-        birth=row["identity__date_of_birth"],
-        baseline=row["baseline"],
-        onset_age=row["diagnosis__onset_age"],
-        diagnosis_delay_years=_diagnosis_delay(row),
-        first_symptom=row["diagnosis__first_symptom"] or "",
-        genetically_confirmed=row["diagnosis__genetically_confirmed"],
-        biopsy_done=row["diagnosis__biopsy_done"] or "",
-        rimmed_vacuoles=row["diagnosis__rimmed_vacuoles"] or "",
-        genotype=deid.genotype_facts(zygosity, domains),
+        patient_id=patient_id,
+        pid=deid.pseudonym(key, str(uuid)),
+        sex=derived.shared(sex),
+        country=derived.shared(country or ""),
+        ancestry=derived.shared(";".join(sorted(ancestry or []))),
+        birth=birth,
+        baseline=baseline,
+        onset_age=onset_age,
+        diagnosis_delay_years=derived.diagnosis_delay(
+            onset_date, onset_precision, onset_age, dx_date, dx_precision, birth
+        ),
+        first_symptom=derived.shared(first_symptom or ""),
+        genetically_confirmed=confirmed,
+        biopsy_done=derived.shared(biopsy_done or ""),
+        rimmed_vacuoles=derived.shared(rimmed_vacuoles or ""),
+        genotype=derived.genotype(zygosity, tuple((name, domain) for name, _, _, domain in alleles)),
         zygosity=zygosity,
-        variants=tuple(alleles),
-        ambulation_class_baseline=row["class_first"],
-        ambulation_class_last=row["class_last"],
+        variants=derived.shared(tuple((cdna, protein, name) for name, cdna, protein, _ in alleles)),
+        ambulation_class_baseline=class_first,
+        ambulation_class_last=class_last,
     )
 
 
 def load_participants(request: PackageRequest) -> list[Participant]:
     """Every patient of the request, pseudonymised, in pid order (a few queries per 2,000 patients)."""
+    derived = _Derived()
     participants = [
-        _participant(row, request.key)
+        _participant(row, request.key, derived)
         for ids in _chunks(sorted(request.patient_ids))
         for row in _patients_query(request, ids)
     ]
@@ -199,42 +226,95 @@ def quasi_identifier_names(include_ancestry: bool) -> list[str]:
     return [*names, "ancestry"] if include_ancestry else names
 
 
+def _band_levels(ages: list[int | None]) -> tuple[tuple[str, list[str]], ...]:
+    """docs/research-exports.md, "Generalisation": an age in 5-, 10- or 20-year bands, or not at all."""
+    levels = tuple((f"{width}-year bands", [deid.age_band(age, width) for age in ages]) for width in BAND_WIDTHS)
+    return (*levels, ("not released", [ANY if age is not None else "" for age in ages]))
+
+
+def _hierarchies(
+    participants: list[Participant], request: PackageRequest, countries: list[str], genotypes: list[str]
+) -> list[deid.Hierarchy]:
+    """The quasi-identifiers' generalisation levels, the most useful to research first (it is
+    generalised last): genotype, onset age, sex, age at baseline, country, then ancestry."""
+    facts = [participant.genotype for participant in participants]
+    anyone = [ANY] * len(participants)
+    hierarchies = [
+        deid.Hierarchy(
+            "genotype",
+            (
+                ("exact pair, or zygosity and protein domains, or 'other', by how many share it", genotypes),
+                ("zygosity and protein domains for everyone", [fact.class_domain for fact in facts]),
+                ("zygosity only for everyone", [fact.zygosity for fact in facts]),
+            ),
+        ),
+        deid.Hierarchy("onset_age_band", _band_levels([participant.onset_age for participant in participants])),
+        deid.Hierarchy(
+            "sex", (("as recorded", [participant.sex for participant in participants]), ("not released", anyone))
+        ),
+        deid.Hierarchy("age_band_baseline", _band_levels([participant.baseline_age for participant in participants])),
+        deid.Hierarchy(
+            "country",
+            (
+                ("country, or its UN M49 sub-region or region when fewer than k share it", countries),
+                ("every country as its UN M49 region", deid.countries_to_regions(countries)),
+                ("not released", anyone),
+            ),
+        ),
+    ]
+    if request.include_ancestry:
+        ancestries = [participant.ancestry for participant in participants]
+        hierarchies.append(deid.Hierarchy("ancestry", (("as recorded", ancestries), ("not released", anyone))))
+    return hierarchies
+
+
+def _genotype_level(local_level: str, chosen: int, genotype: str) -> str:
+    if not genotype:
+        return "none"
+    return (local_level, "class_domain", "zygosity")[chosen]
+
+
 def anonymise_participants(participants: list[Participant], request: PackageRequest) -> dict:
     """docs/research-exports.md, "k-anonymity": fill each participant's out_* values; returns the
     report's part about generalisation and suppression."""
     countries, country_steps = deid.generalise_countries([p.country for p in participants], request.k)
-    genotypes, levels, genotype_steps = deid.generalise_genotypes([p.genotype for p in participants], request.k)
-    regions = deid.countries_to_regions(countries)
+    genotypes, local_levels, genotype_steps = deid.generalise_genotypes([p.genotype for p in participants], request.k)
+    hierarchies = _hierarchies(participants, request, countries, genotypes)
+    result = deid.anonymise_lattice(
+        hierarchies,
+        patients=len(participants),
+        k=request.k,
+        max_suppression=request.max_suppression,
+    )
+    values, levels = result.values, result.levels
+    # An exact age at an assessment would undo a band wider than 5 years (docs/research-exports.md, "Ages").
+    ages_banded_wider = levels["age_band_baseline"] > 0
+    for index, participant in enumerate(participants):
+        gone = result.suppressed[index]
 
-    def rows(band_width: int, regions_only: bool) -> list[tuple[str, ...]]:
-        geography = regions if regions_only else countries
-        return [
-            (
-                p.sex,
-                geography[i],
-                deid.age_band(p.baseline_age, band_width),
-                deid.age_band(p.onset_age, band_width),
-                genotypes[i],
-                *((p.ancestry,) if request.include_ancestry else ()),
-            )
-            for i, p in enumerate(participants)
-        ]
+        def out(name: str, index: int = index, gone: bool = gone) -> str:
+            return SUPPRESSED if gone else values[name][index]
 
-    result = deid.anonymise(rows, patients=len(participants), k=request.k, max_suppression=request.max_suppression)
-    for participant, row, gone, level in zip(participants, result.rows, result.suppressed, levels, strict=True):
-        if gone:
-            row, level = (SUPPRESSED,) * len(row), SUPPRESSED
-        participant.out_sex, participant.out_country, participant.out_age_band = row[:3]
-        participant.out_onset_band, participant.out_genotype = row[3:5]
-        participant.out_ancestry = row[5] if request.include_ancestry else ""
-        participant.out_genotype_level = level
+        participant.out_sex, participant.out_country = out("sex"), out("country")
+        participant.out_age_band, participant.out_onset_band = out("age_band_baseline"), out("onset_age_band")
+        participant.out_genotype = out("genotype")
+        participant.out_ancestry = out("ancestry") if request.include_ancestry else ""
+        participant.out_genotype_level = (
+            SUPPRESSED if gone else _genotype_level(local_levels[index], levels["genotype"], values["genotype"][index])
+        )
         participant.suppressed = gone
+        participant.ages_withheld = gone or ages_banded_wider
+    local_steps = (country_steps if levels["country"] == 0 else []) + (
+        genotype_steps if levels["genotype"] == 0 else []
+    )
     return {
         "quasi_identifiers": quasi_identifier_names(request.include_ancestry),
         "achieved_k": result.achieved_k,
-        "age_band_width_years": result.band_width,
+        "levels": {hierarchy.name: hierarchy.levels[levels[hierarchy.name]][0] for hierarchy in hierarchies},
+        "ages_at_assessment_withheld": ages_banded_wider,
+        "generalisation_levels_tried": result.nodes_tried,
         "patients_suppressed": sum(result.suppressed),
         "suppression_allowance": deid.suppression_allowance(len(participants), request.max_suppression),
-        "generalisations": [step.as_dict() for step in country_steps + genotype_steps + result.steps[:-1]],
+        "generalisations": [step.as_dict() for step in local_steps + result.steps[:-1]],
         "suppressions": [result.steps[-1].as_dict()],
     }

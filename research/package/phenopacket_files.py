@@ -8,12 +8,11 @@ Many participants share every exported value, so each distinct set is serialised
 placeholder id, and the pid is substituted in the text (the same bytes as serialising each one).
 """
 
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Iterator, Sequence
 
 from assessments.models import MilestoneKind
 from patients.models import FIRST_SYMPTOM_HPO
-from research.package.columns import SUPPRESSED
+from research.package.columns import ANY, SUPPRESSED
 from research.package.milestones import TimesToEvent
 from research.package.participants import Participant
 
@@ -54,7 +53,7 @@ def _age_range(band: str):
     """A band of participants.csv ("30-34", "90+") as an ISO 8601 age range; None when not exported."""
     import phenopackets as pp
 
-    if not band or band == SUPPRESSED:
+    if band in ("", SUPPRESSED, ANY):
         return None
     if band.endswith("+"):
         return pp.TimeElement(age_range=pp.AgeRange(start=pp.Age(iso8601duration=f"P{band[:-1]}Y")))
@@ -182,16 +181,20 @@ def lost_ambulation(times: dict[str, TimesToEvent]) -> set[int]:
     return {index for index, event in zip(series.participants, series.events, strict=True) if event}
 
 
-def write_phenopackets(directory: Path, participants: Sequence[Participant], times: dict[str, TimesToEvent]) -> None:
+def phenopacket_files(
+    participants: Sequence[Participant], times: dict[str, TimesToEvent]
+) -> Iterator[tuple[str, bytes]]:
+    """("phenopackets/<pid>.json", its UTF-8 content) for each participant, in pid order, made as they are read."""
     from google.protobuf import json_format
 
-    directory.mkdir()
     non_ambulant = lost_ambulation(times)
-    templates: dict[tuple, str] = {}
+    templates: dict[tuple, bytes] = {}
+    placeholder = PLACEHOLDER.encode()
     for index, participant in enumerate(participants):
         lost = index in non_ambulant
         signature = _signature(participant, lost)
         if (template := templates.get(signature)) is None:
             message = build_phenopacket(participant, lost)
-            template = templates[signature] = json_format.MessageToJson(message, indent=2) + "\n"
-        (directory / f"{participant.pid}.json").write_text(template.replace(PLACEHOLDER, participant.pid))
+            template = templates[signature] = (json_format.MessageToJson(message, indent=2) + "\n").encode()
+        pid = participant.pid.encode()
+        yield f"phenopackets/{participant.pid}.json", template.replace(placeholder, pid)

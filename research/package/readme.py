@@ -65,12 +65,22 @@ def readme(request: PackageRequest, *, report: dict, left_out: list[LeftOut], co
         "export for this project, and a different one in any other project's.",
         "- No calendar date leaves. Assessments are placed by days from the participant's baseline (their "
         "first exported assessment); ages are completed years, 90 and over given as `90+`; "
-        "participants.csv gives ages as bands.",
+        "participants.csv gives ages as bands."
+        + (
+            " Ages at assessments are left empty in this export: k-anonymity needed bands wider than 5 years, "
+            "which an exact age would undo."
+            if deid["ages_at_assessment_withheld"]
+            else ""
+        ),
         "- Names, contact details, identifiers, sites, free text and all dates are left out.",
-        "- Quasi-identifiers (" + ", ".join(deid["quasi_identifiers"]) + ") were generalised (country to "
-        "UN M49 sub-region or region; genotype to zygosity and protein domains, or 'other'; wider age "
-        "bands if needed), then the remaining rare combinations were suppressed, so that every "
-        "combination is shared by at least k participants. deid_report.json gives each step with counts.",
+        "- Quasi-identifiers (" + ", ".join(deid["quasi_identifiers"]) + ") were generalised as little as "
+        "k-anonymity allowed (a rare country to its UN M49 sub-region or region; a rare genotype to zygosity "
+        "and protein domains, or 'other'; and, only when needed, wider age bands, regions, zygosity only, or "
+        "'any' for a variable not released), then the remaining rare combinations were suppressed, so that "
+        "every combination is shared by at least k participants. deid_report.json gives each step with counts.",
+        "- Levels used in this export: "
+        + "; ".join(f"{name}: {level}" for name, level in sorted(deid["levels"].items()))
+        + ".",
         "- Milestone times come from the registry's milestone intervals: a consistent reported milestone, "
         "else the visits (last visit below the stage, first visit at it). `years_from_onset` and `event` "
         "take the upper bound as the event time (or the lower bound, censored, when not reached), which is "

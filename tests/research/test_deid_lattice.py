@@ -5,7 +5,8 @@ from collections import Counter
 import pytest
 
 from research.errors import ExportRefused
-from research.package.deid import ANY, Hierarchy, anonymise_lattice, lattice_nodes
+from research.package.columns import ANY
+from research.package.deid import Hierarchy, anonymise_lattice, lattice_nodes
 
 
 def _hierarchy(name, *levels):

@@ -1,4 +1,4 @@
-"""The ten checks of DEID.md ("Checks that prove an export is de-identified"), on a built package."""
+"""The ten checks that prove an export is de-identified (docs/research-exports.md), on a built package."""
 
 import csv
 import datetime as dt
@@ -178,6 +178,30 @@ def test_refused_when_k_cannot_be_met_within_the_suppression_allowance(package_c
         build_package(package_cohort.request(k=11), tmp_path, lambda *_: None)
     assert "k = 11" in refused.value.reason and "5%" in refused.value.reason
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_higher_k_is_met_by_generalising_further_and_then_no_exact_age_leaves(package_cohort, tmp_path):
+    """With k = 9 the 5-year bands of this cohort are too fine: the lattice widens what it must
+    (docs/research-exports.md, "k-anonymity"), and exact ages at assessments, which would undo a
+    wider band, are withheld."""
+    result = build_package(package_cohort.request(k=9), tmp_path / "work", lambda *_: None)
+    bag = tmp_path / "bag"
+    with zipfile.ZipFile(result.path) as archive:
+        archive.extractall(bag)
+    rows = _rows(bag, "participants.csv")
+    groups = Counter(tuple(row[name] for name in QUASI_IDENTIFIERS) for row in rows if row["sex"] != "suppressed")
+    assert min(groups.values()) >= 9 and result.achieved_k == min(groups.values())
+    report = json.loads((bag / "data" / "deid_report.json").read_text())["deidentification"]
+    assert report["levels"]["age_band_baseline"] != "5-year bands"
+    assert report["ages_at_assessment_withheld"] is True
+    assert {row["age_at_assessment"] for row in _rows(bag, "assessments.csv")} == {""}
+    widened = {row["age_band_baseline"] for row in rows} - {"suppressed"}
+    assert widened and all(band == "any" or band.endswith("+") or _band_width(band) > 5 for band in widened)
+
+
+def _band_width(band: str) -> int:
+    low, high = band.split("-")
+    return int(high) - int(low) + 1
 
 
 def test_phenopackets_parse_and_reveal_no_more_than_participants(package_cohort, package_built):

@@ -1,11 +1,15 @@
 """The PostgreSQL COPY path and the generic ORM path write the same assessments.csv, byte for byte."""
 
 import datetime as dt
+import zipfile
+
+import pytest
 
 from assessments.models import Assessment
 from patients.models import PatientIdentity
 from research.package.assessment_rows import write_assessments_generic, write_assessments_postgresql
 from research.package.participants import anonymise_participants, load_participants
+from tests.research.conftest import VISITS
 
 
 def _participants(request):
@@ -41,3 +45,29 @@ def test_assessment_window_limits_rows_and_moves_the_baseline(package_cohort, tm
     assert (tmp_path / "orm.csv").read_text().splitlines() == lines
     assert len(lines) == 1 + 2 * 25
     assert {line.split(",")[1] for line in lines[1:]} == {"0", str((dt.date(2023, 2, 1) - dt.date(2021, 3, 15)).days)}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_build_with_the_copy_on_a_second_connection_gives_the_same_zip(package_cohort, tmp_path, monkeypatch):
+    """When the builder opens the transaction itself (as the export worker does), assessments.csv is
+    copied on a second connection, in the same snapshot, while the milestones are written; inside
+    a caller's transaction (every other test) all is read on one connection. Same bytes."""
+    from django.db import connection, transaction
+
+    from research.package import build, build_package
+
+    shared = []
+    in_snapshot = build._in_snapshot
+    monkeypatch.setattr(
+        build, "_in_snapshot", lambda snapshot, *args: [shared.append(snapshot), in_snapshot(snapshot, *args)]
+    )
+    request = package_cohort.request()
+    assert not connection.in_atomic_block
+    overlapped = build_package(request, tmp_path / "overlapped", lambda percent, step: None)
+    assert len(shared) == 1
+    with transaction.atomic():
+        sequential = build_package(request, tmp_path / "sequential", lambda percent, step: None)
+    assert len(shared) == 1
+    assert overlapped.sha256 == sequential.sha256
+    with zipfile.ZipFile(overlapped.path) as archive:
+        assert archive.read("data/assessments.csv").count(b"\n") == 1 + len(package_cohort.patients) * len(VISITS)
