@@ -265,7 +265,7 @@ def time_copy(patient_ids: list[int], path: Path) -> float:
     )
     started = time.perf_counter()
     with connection.cursor() as cursor, path.open("w") as out:
-        cursor.copy_expert(sql, out, size=1 << 20)
+        cursor.copy_expert(sql, out, 1 << 20)
     return time.perf_counter() - started
 
 

@@ -119,7 +119,8 @@ def write_assessments_postgresql(path: Path, participants: Sequence[Participant]
             sql, params = assessments_sql(request)
             query = cursor.mogrify(sql, params).decode()
             with path.open("w", encoding="utf-8", newline="") as out:
-                cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER)", out, size=1 << 20)
+                # The buffer size positionally: the debug cursor wrapper (DEBUG, or query logging) takes no keywords.
+                cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER)", out, 1 << 20)
         finally:
             cursor.execute(f"DROP TABLE IF EXISTS {TEMP_TABLE}")
 

@@ -4,6 +4,8 @@ import datetime as dt
 import zipfile
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from assessments.models import Assessment
 from patients.models import PatientIdentity
@@ -71,3 +73,15 @@ def test_a_build_with_the_copy_on_a_second_connection_gives_the_same_zip(package
     assert overlapped.sha256 == sequential.sha256
     with zipfile.ZipFile(overlapped.path) as archive:
         assert archive.read("data/assessments.csv").count(b"\n") == 1 + len(package_cohort.patients) * len(VISITS)
+
+
+def test_the_copy_path_works_with_the_debug_cursor_of_local_settings(package_cohort, tmp_path):
+    """`make run` on PostgreSQL runs with DEBUG, where Django wraps cursors for query logging."""
+    request = package_cohort.request()
+    participants = _participants(request)
+    with CaptureQueriesContext(connection) as queries:  # the same debug wrapper as DEBUG = True
+        write_assessments_postgresql(tmp_path / "copy.csv", participants, request)
+    assert any("COPY (SELECT" in query["sql"] for query in queries.captured_queries)
+    assert (tmp_path / "copy.csv").read_bytes().count(b"\n") == 1 + Assessment.objects.filter(
+        patient__in=package_cohort.patients
+    ).count()
