@@ -18,7 +18,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import PermissionDenied
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connection, connections, transaction
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -306,21 +306,50 @@ def _export_claim(export_id: int) -> int | None:
 
 
 def _progress_recorder(export_id: int, attempt: int) -> package.Progress:
-    """A progress callback that writes only while this attempt still owns the export."""
+    """A progress callback that writes only while this attempt still owns the export.
+
+    The builder reads the database inside one long transaction, and progress written on that
+    connection would stay invisible until it ends. So on PostgreSQL, when the run is not already
+    inside a caller's transaction (a worker's never is), each step is written on a short connection
+    of its own and is seen at once. A side connection cannot see uncommitted rows, hence the
+    exception for callers inside a transaction.
+    """
     last: list = [None]
+    side_connection = connection.vendor == "postgresql" and not connection.in_atomic_block
 
     def record(percent: int, step: str) -> None:
         value = (max(0, min(100, int(percent))), str(step)[:80])
         if value == last[0]:
             return
         last[0] = value
-        updated = ResearchExport.objects.filter(pk=export_id, status=ExportStatus.RUNNING, attempts=attempt).update(
-            progress_percent=value[0], step=value[1]
-        )
-        if not updated:
+        write = _progress_write_aside if side_connection else _progress_write
+        if not write(export_id, attempt, *value):
             raise _ClaimLost()
 
     return record
+
+
+def _progress_write(export_id: int, attempt: int, percent: int, step: str) -> bool:
+    return bool(
+        ResearchExport.objects.filter(pk=export_id, status=ExportStatus.RUNNING, attempts=attempt).update(
+            progress_percent=percent, step=step
+        )
+    )
+
+
+def _progress_write_aside(export_id: int, attempt: int, percent: int, step: str) -> bool:
+    """`_progress_write` on a connection of its own, committed at once."""
+    side = connections.create_connection(DEFAULT_DB_ALIAS)
+    table = side.ops.quote_name(ResearchExport._meta.db_table)
+    try:
+        with side.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET progress_percent = %s, step = %s WHERE id = %s AND status = %s AND attempts = %s",
+                [percent, step, export_id, ExportStatus.RUNNING.value, attempt],
+            )
+            return cursor.rowcount > 0
+    finally:
+        side.close()
 
 
 def _scaled(progress: package.Progress, share: tuple[int, int]) -> package.Progress:

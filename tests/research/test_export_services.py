@@ -9,11 +9,11 @@ import psycopg2
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import InMemoryStorage
-from django.db import OperationalError, connection
+from django.db import DEFAULT_DB_ALIAS, OperationalError, connection, connections, transaction
 from django.utils import timezone
 
 from registry.errors import ValidationError
-from research import services
+from research import package, services
 from research.errors import ExportRefused
 from research.locks import LOCK_NAMESPACE, export_build_lock_held
 from research.models import ExportedPatient, ResearchExport
@@ -413,3 +413,32 @@ def test_the_readme_description_names_the_cohort_but_no_calendar_date(
     assert "as in the request" in lines["Cohort filter: assessed_from"]
     text = " ".join(f"{label} {value}" for label, value in export_fake_builder[0].description)
     assert not re.search(r"\d{4}-\d{2}-\d{2}|2019|2030", text)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_progress_is_seen_at_once_while_the_builder_reads_in_its_own_transaction(
+    export_project, researcher_user, cohort, export_storage, monkeypatch
+):
+    seen = []
+
+    def build(request, workdir, progress):
+        with transaction.atomic():  # as the real builder reads: one long transaction
+            progress(50, "writing the tables")
+            observer = connections.create_connection(DEFAULT_DB_ALIAS)
+            try:
+                with observer.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT status, progress_percent, step FROM research_researchexport WHERE id = %s",
+                        [request.export_id],
+                    )
+                    seen.append(cursor.fetchone())
+            finally:
+                observer.close()
+        raise ExportRefused("stopped by the test")
+
+    monkeypatch.setattr(package, "build_package", build)
+    export = _request(export_project, researcher_user)  # runs in-process once committed
+
+    assert seen == [("running", 48, "writing the tables")]
+    export.refresh_from_db()
+    assert (export.status, export.reason) == ("refused", "stopped by the test")
