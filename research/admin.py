@@ -18,16 +18,7 @@ from research.models import ExportDownload, ResearchExport, ResearchProject
 class ProjectAdminForm(forms.ModelForm):
     class Meta:
         model = ResearchProject
-        fields = [
-            "title",
-            "approving_body",
-            "approval_reference",
-            "data_use_agreement_ends",
-            "members",
-            "k_anonymity",
-            "minimum_cohort",
-            "ancestry_allowed",
-        ]
+        fields = [*services.PROJECT_FIELDS, "members"]
 
     def clean(self):
         cleaned = super().clean()

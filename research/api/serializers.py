@@ -8,7 +8,7 @@ from rest_framework import serializers
 from assessments.models import AmbulationClass
 from research.cohort import EXPORTABLE_STATUSES, GENOTYPE_GROUPS, MAX_AGE
 from research.models import ExportStatus, ResearchProject
-from research.services import export_download_link
+from research.services import PROJECT_FIELDS, export_download_link
 
 # --- Projects ---------------------------------------------------------------------------------
 
@@ -40,19 +40,7 @@ class ProjectOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ResearchProject
-        fields = [
-            "id",
-            "title",
-            "approving_body",
-            "approval_reference",
-            "data_use_agreement_ends",
-            "members",
-            "k_anonymity",
-            "minimum_cohort",
-            "ancestry_allowed",
-            "created_by",
-            "created_at",
-        ]
+        fields = ["id", *PROJECT_FIELDS, "members", "created_by", "created_at"]
         read_only_fields = fields
 
 
