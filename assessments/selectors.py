@@ -1,5 +1,6 @@
 """Reads of assessments shared by the API and later exports."""
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from assessments.services import (
     reported_milestone_conflicts,
 )
 from patients.models import Diagnosis
+from registry.dates import years_between
 
 
 def assessments_attach_measurements(assessments: list[Assessment]) -> list[Assessment]:
@@ -127,6 +129,11 @@ def _last_visits_below() -> dict[str, Case]:
     }
 
 
+def _years_from_onset(onset_middle: dt.date, day: dt.date) -> float:
+    """Years from onset to a milestone bound; never below 0, as a milestone does not precede onset."""
+    return max(0.0, years_between(onset_middle, day))
+
+
 def milestone_intervals(*, patient_ids: Iterable[int] | None = None) -> list[MilestoneInterval]:
     """Every milestone kind of every patient whose onset is known (a date or an age), as an interval.
 
@@ -182,8 +189,7 @@ def milestone_intervals(*, patient_ids: Iterable[int] | None = None) -> list[Mil
         if onset is None:  # an onset age without a date of birth
             continue
         # The unbiased estimate of an imprecise onset: the middle of its interval (of the year of
-        # age, when only the age is known), as `PartialDate.midpoint` takes it. Years are
-        # `years_between` the two, and never below 0.
+        # age, when only the age is known), as `PartialDate.midpoint` takes it.
         onset_middle = onset[0] + (onset[1] - onset[0]) / 2
         for kind, below in zip(_KINDS, last_below, strict=True):
             upper, lower = bounds_by_kind.get(kind) or (None, below)
@@ -195,20 +201,20 @@ def milestone_intervals(*, patient_ids: Iterable[int] | None = None) -> list[Mil
                             patient_id,
                             kind,
                             reported_source,
-                            max(0.0, (window[0] - onset_middle).days / 365.25),
-                            max(0.0, (window[1] - onset_middle).days / 365.25),
+                            _years_from_onset(onset_middle, window[0]),
+                            _years_from_onset(onset_middle, window[1]),
                             str(reported_censoring(reported)),
                         )
                     )
                     continue
             if upper:
-                lower_years = max(0.0, (lower - onset_middle).days / 365.25) if lower else None
-                upper_years = max(0.0, (upper - onset_middle).days / 365.25)
+                lower_years = _years_from_onset(onset_middle, lower) if lower else None
+                upper_years = _years_from_onset(onset_middle, upper)
                 censoring = interval if lower else left
                 intervals.append(
                     MilestoneInterval(patient_id, kind, derived_source, lower_years, upper_years, censoring)
                 )
             elif lower:
-                lower_years = max(0.0, (lower - onset_middle).days / 365.25)
+                lower_years = _years_from_onset(onset_middle, lower)
                 intervals.append(MilestoneInterval(patient_id, kind, "", lower_years, None, "right"))
     return intervals
