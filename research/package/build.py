@@ -8,7 +8,6 @@ the zip, which holds the bag (research.package.bag).
 """
 
 import csv
-import hashlib
 import heapq
 import json
 import os
@@ -31,6 +30,7 @@ from research.package.participants import anonymise_participants, load_participa
 from research.package.phenopacket_files import phenopacket_files
 from research.package.readme import readme
 from research.package.summary import summary_rows
+from research.storage import file_sha256
 
 
 def export_name(request: PackageRequest) -> str:
@@ -87,14 +87,6 @@ def _json(path: Path, content: dict) -> None:
     path.write_text(json.dumps(content, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as source:
-        while block := source.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _staged_files(directory: Path) -> list[tuple[str, Path]]:
     """(path under data/, file) of every file of the staging directory, sorted by path."""
     found = []
@@ -123,7 +115,7 @@ def build(request: PackageRequest, workdir: Path, progress: Progress) -> Package
     return PackageResult(
         path=target,
         size_bytes=target.stat().st_size,
-        sha256=_sha256(target),
+        sha256=file_sha256(target),
         patient_count=report["patients"],
         achieved_k=report["deidentification"]["achieved_k"],
         report=report,
