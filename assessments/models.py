@@ -173,6 +173,13 @@ class Assessment(RegistryRecord):
         null=True, blank=True, editable=False, help_text="Computed: MRC grades summed over REGISTRY_MMT_SUM_MUSCLES."
     )
 
+    treatments_taken = models.JSONField(
+        default=list, blank=True, help_text="Treatments taken since the last report (patients.TreatmentKind codes)."
+    )
+    comment = models.TextField(
+        blank=True, max_length=2000, help_text="The patient's own words. Free text: never exported for research."
+    )
+
     review_flags = models.JSONField(default=list, blank=True, editable=False)
     entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
 

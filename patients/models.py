@@ -4,6 +4,8 @@ Identity (names, contact, date of birth, identifiers) lives in `PatientIdentity`
 building research data never needs to touch it and access to it can be granted separately.
 """
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from django.conf import settings
 from django.db import models
 from django_countries.fields import CountryField
@@ -81,6 +83,11 @@ class Patient(RegistryRecord):
         related_name="patient",
         help_text="The patient's own login, once they have claimed their record.",
     )
+    time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="IANA time zone the patient lives in (e.g. Asia/Tokyo); blank means the registry's own.",
+    )
 
     class Meta:
         ordering = ["id"]
@@ -88,6 +95,19 @@ class Patient(RegistryRecord):
 
     def __str__(self):
         return f"Patient {self.uuid}"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The time zone in which "today" is judged for this patient's dates.
+
+        The registry's own when none is set, or when the stored name is not a zone: the settings
+        page accepts real zone names only, but the column can be written by other paths (the
+        admin, an import), and a wrong value must not take the patient's pages down.
+        """
+        try:
+            return ZoneInfo(self.time_zone or settings.TIME_ZONE)
+        except (ZoneInfoNotFoundError, ValueError):
+            return ZoneInfo(settings.TIME_ZONE)
 
 
 class PatientIdentity(models.Model):

@@ -25,6 +25,9 @@ SECRET_KEY = env_secret("DJANGO_SECRET_KEY", default="")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
 
 INSTALLED_APPS = [
+    # Before django.contrib.admin, so that the registry's own registration/ templates (login,
+    # password reset) are the ones found, not the admin's.
+    "registry",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -36,10 +39,11 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "registry",
+    "axes",
     "patients",
     "assessments",
     "research",
+    "portal",
     "demo",
 ]
 
@@ -48,11 +52,15 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "registry.api.middleware.RegistryCommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "portal.middleware.PatientTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into registry.lockout's answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -66,6 +74,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
@@ -85,12 +94,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes first: a locked-out account is refused before its password is even hashed.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 LOGIN_URL = "/accounts/login/"
 # Researchers and staff land on their projects; the patient portal will bring a home page by role.
-LOGIN_REDIRECT_URL = "/research/"
+LOGIN_REDIRECT_URL = "/"  # registry.views.home sends each role to its own pages
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 LANGUAGE_CODE = "en"
+# Languages offered by the chooser on every page. Only English is shipped; a deployment adds one by
+# translating its catalogue (docs/i18n.md) and listing it here, e.g. REGISTRY_LANGUAGES=en,es,he.
+_LANGUAGE_NAMES = {"en": "English", "es": "Español", "fr": "Français", "de": "Deutsch", "he": "עברית",
+                   "ar": "العربية", "fa": "فارسی", "ja": "日本語", "ko": "한국어", "zh-hans": "简体中文", "hi": "हिन्दी"}
+LANGUAGES = [(code, _LANGUAGE_NAMES.get(code, code)) for code in env.list("REGISTRY_LANGUAGES", default=["en"])]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -175,6 +192,7 @@ CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "registry.purge_idempotency_keys", "schedule": 24 * 60 * 60},
     # Exports recorded while the broker was down, and exports whose worker died.
     "requeue-stale-exports": {"task": "research.requeue_stale_exports", "schedule": 60},
+    "send-follow-up-reminders": {"task": "portal.send_follow_up_reminders", "schedule": 60 * 60},
 }
 
 # --- Registry ---------------------------------------------------------------------------------
@@ -233,6 +251,33 @@ STORAGES = {
     # object storage (e.g. django-storages' S3 backend) without code changes.
     "exports": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": EXPORTS_ROOT}},
 }
+
+# --- Patient portal (docs/patient-portal.md) ---
+# Email: printed to the console unless EMAIL_URL names a server, e.g. smtp+tls://user:pass@host:587.
+_EMAIL = env.email_url("EMAIL_URL", default="consolemail://")
+EMAIL_BACKEND = _EMAIL["EMAIL_BACKEND"]
+EMAIL_HOST, EMAIL_PORT = _EMAIL.get("EMAIL_HOST", ""), _EMAIL.get("EMAIL_PORT") or 25
+EMAIL_HOST_USER, EMAIL_HOST_PASSWORD = _EMAIL.get("EMAIL_HOST_USER", ""), _EMAIL.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS, EMAIL_USE_SSL = _EMAIL.get("EMAIL_USE_TLS", False), _EMAIL.get("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="GNE registry <registry@localhost>")
+# Links in emails sent by background tasks (reminders), which have no request to take the host from.
+REGISTRY_PUBLIC_URL = env.str("REGISTRY_PUBLIC_URL", default="http://127.0.0.1:8000")
+REGISTRY_INVITATION_DAYS = env.int("REGISTRY_INVITATION_DAYS", default=14)
+REGISTRY_SELF_REGISTRATION = env.bool("REGISTRY_SELF_REGISTRATION", default=False)
+REGISTRY_REPORT_CORRECTION_DAYS = env.int("REGISTRY_REPORT_CORRECTION_DAYS", default=7)
+REGISTRY_FOLLOW_UP_MONTHS = env.int("REGISTRY_FOLLOW_UP_MONTHS", default=6)
+# The consent document patients accept in the portal: its latest version in effect.
+REGISTRY_CONSENT_DOCUMENT = env.str("REGISTRY_CONSENT_DOCUMENT", default="registry-consent")
+# Failed logins allowed per account and address before a cool-off (pages, admin and API token).
+REGISTRY_LOGIN_FAILURE_LIMIT = env.int("REGISTRY_LOGIN_FAILURE_LIMIT", default=5)
+REGISTRY_LOGIN_COOLOFF_MINUTES = env.int("REGISTRY_LOGIN_COOLOFF_MINUTES", default=15)
+AXES_FAILURE_LIMIT = REGISTRY_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = REGISTRY_LOGIN_COOLOFF_MINUTES / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "registry.lockout.lockout_response"
+AXES_IPWARE_PROXY_COUNT = env.int("NUM_PROXIES", default=0) or None
 
 LOGGING = {
     "version": 1,
