@@ -25,7 +25,14 @@ class ObtainTokenView(ObtainAuthToken):
         auth=[],
     )
     def post(self, request, *args, **kwargs):
-        return super().post(request, *args, **kwargs)
+        try:
+            return super().post(request, *args, **kwargs)
+        finally:
+            # django-axes marks the request it was given, which here is DRF's wrapper; its middleware
+            # reads Django's own request, so pass the mark on for it to answer 429 (registry.lockout).
+            if getattr(request, "axes_locked_out", False):
+                request._request.axes_locked_out = True
+                request._request.axes_credentials = getattr(request, "axes_credentials", None)
 
 
 obtain_token = ObtainTokenView.as_view()
