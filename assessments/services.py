@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from assessments.models import (
     ABC_MAX_PERCENT,
@@ -47,11 +50,11 @@ from assessments.models import (
     TimedTestStatus,
     WheelchairUse,
 )
-from patients.models import Diagnosis, Patient
+from patients.models import Diagnosis, Patient, TreatmentKind
 from patients.selectors import DateLimits, onset_interval, patient_date_limits
 from patients.services import patient_lock
 from registry.dates import MAX_AGE_YEARS, PartialDate, add_years, age_in_years, life_date_error, today
-from registry.errors import ValidationError
+from registry.errors import RecordGoneError, ValidationError
 from registry.models import DatePrecision
 from registry.records import apply_changes, lock_for_update
 
@@ -83,7 +86,28 @@ ASSESSMENT_FIELDS = (
     "fvc_reference_equation",
     "ck_u_per_l",
     "abc_total_percent",
+    "treatments_taken",
+    "comment",
 )
+
+# What a patient may report themself (docs/patient-reports.md): what they can observe at home.
+# Timed tests, strength, lung function and laboratory values need a clinic; the IBMFRS total is computed.
+PATIENT_REPORT_FIELDS = (
+    "assessment_date",
+    "falls_count",
+    "injurious_falls_count",
+    "fractures_count",
+    *FALL_CIRCUMSTANCES,
+    "devices",
+    "ambulation_class",
+    "wheelchair_use",
+    *IBMFRS_ITEMS,
+    "raise_arms_above_head",
+    "rise_from_chair",
+    "treatments_taken",
+    "comment",
+)
+COMMENT_MAX_LENGTH = Assessment._meta.get_field("comment").max_length
 
 # Plausible ranges for measured values; outside them the entry is a typing error.
 MEASURE_RANGES = {
@@ -235,6 +259,28 @@ def _check_ranges(values: dict, dynamometry: list[dict], manual_muscle_tests: li
     errors |= _check_timed_tests(values)
     errors |= _check_fall_circumstances(values)
     errors |= _check_manual_muscle_tests(list(manual_muscle_tests))
+    errors |= _check_treatments_and_comment(values)
+    return errors
+
+
+def _check_treatments_and_comment(values: dict) -> dict:
+    """Treatments taken are TreatmentKind codes, each once; the comment is text of bounded length."""
+    errors = {}
+    treatments = values.get("treatments_taken")
+    if not isinstance(treatments, list) or not all(isinstance(code, str) for code in treatments):
+        errors["treatments_taken"] = _("Give the treatments taken as a list of codes.")
+    elif len(set(treatments)) != len(treatments) or not set(treatments) <= set(TreatmentKind.values):
+        errors["treatments_taken"] = _("List each treatment once, from: %(codes)s.") % {
+            "codes": ", ".join(TreatmentKind.values)
+        }
+    comment = values.get("comment")
+    if not isinstance(comment, str):
+        errors["comment"] = _("The comment must be text.")
+    elif len(comment) > COMMENT_MAX_LENGTH:
+        errors["comment"] = _("Keep the comment to %(limit)d characters (it has %(length)d).") % {
+            "limit": COMMENT_MAX_LENGTH,
+            "length": len(comment),
+        }
     return errors
 
 
@@ -431,7 +477,29 @@ def assessment_validate(
 
     `patient` should come with identity and diagnosis joined (as `patient_lock` gives it);
     `record` is the rest of the patient's data, read here when the caller has not read it.
+    "Today" is the patient's own (`Patient.zone`), whoever enters the data.
     """
+    with timezone.override(patient.zone):
+        return _assessment_validate(patient, values, dynamometry, exclude_id, record, manual_muscle_tests)
+
+
+def _assessment_validate(
+    patient: Patient,
+    values: dict,
+    dynamometry: list[dict],
+    exclude_id: int | None,
+    record: PatientRecord | None,
+    manual_muscle_tests: list[dict],
+) -> dict:
+    if not isinstance(values.get("assessment_date"), dt.date):
+        raise ValidationError({"assessment_date": _("Enter the date of the assessment.")})
+    # Not answered is stored as the model's blank; the comment is judged (and kept) without edge blanks.
+    if values.get("treatments_taken") is None:
+        values["treatments_taken"] = []
+    if values.get("comment") is None:
+        values["comment"] = ""
+    elif isinstance(values["comment"], str):
+        values["comment"] = values["comment"].strip()
     if values.get("six_minute_walk_m") is not None and not values.get("six_minute_walk_status"):
         values["six_minute_walk_status"] = SixMinuteWalk.DONE
     for status_field, seconds_field in TIMED_TESTS.items():  # a time alone implies "done", as above
@@ -533,6 +601,74 @@ def assessment_delete(*, assessment: Assessment, expected_version: int) -> None:
     patient = patient_lock(patient_id=assessment.patient_id)
     lock_for_update(assessment, expected_version).delete()
     milestones_derive(patient=patient)
+
+
+# --- Patients' own reports (docs/patient-reports.md) --------------------------------------------
+
+
+class ReportCorrectionRefused(PermissionDenied):
+    """A patient may correct only their own self-reports, and only within the correction window."""
+
+
+def _patient_report_values(data: dict) -> dict:
+    """The fields of `data` a patient may report; ValidationError naming each field they may not."""
+    errors = {
+        name: _("Patients do not report this; the registry team records it.")
+        for name in data
+        if name not in PATIENT_REPORT_FIELDS and name != "source"
+    }
+    if data.get("source", Source.PATIENT) != Source.PATIENT:
+        errors["source"] = _("A patient's own report is always recorded as a self-report.")
+    if errors:
+        raise ValidationError(errors)
+    return {name: data[name] for name in PATIENT_REPORT_FIELDS if name in data}
+
+
+@transaction.atomic
+def patient_report_create(*, patient: Patient, data: dict, entered_by) -> Assessment:
+    """Record a patient's self-report: only PATIENT_REPORT_FIELDS, always with source "patient",
+    under every rule of `assessment_create`."""
+    values = _patient_report_values(data) | {"source": Source.PATIENT}
+    return assessment_create(patient=patient, data=values, entered_by=entered_by)
+
+
+def report_correction_deadline(assessment: Assessment) -> dt.datetime:
+    """Until when the patient may correct their report themself (REGISTRY_REPORT_CORRECTION_DAYS)."""
+    return assessment.created_at + dt.timedelta(days=settings.REGISTRY_REPORT_CORRECTION_DAYS)
+
+
+def report_correction_refusal(*, assessment: Assessment, patient: Patient) -> str | None:
+    """Why `patient` may not correct `assessment` themself now, or None when they may."""
+    if assessment.patient_id != patient.pk:
+        return _("This is not one of your reports.")
+    if assessment.source != Source.PATIENT:
+        return _("This report was entered by the registry team; to correct it, contact them.")
+    if timezone.now() >= report_correction_deadline(assessment):
+        return _(
+            "Reports can be corrected here for %(days)d days after they are sent; corrections to this "
+            "one now go through the registry team."
+        ) % {"days": settings.REGISTRY_REPORT_CORRECTION_DAYS}
+    return None
+
+
+@transaction.atomic
+def patient_report_correct(*, assessment: Assessment, expected_version: int, data: dict, corrected_by) -> Assessment:
+    """Change a patient's own self-report within the correction window; after it, or for any other
+    record, ReportCorrectionRefused. Only PATIENT_REPORT_FIELDS change; the source stays "patient"."""
+    patient = patient_lock(patient_id=assessment.patient_id)
+    # Read again under the patient's lock: the window and the source are judged on the stored row.
+    current = Assessment.objects.filter(pk=assessment.pk).first()
+    if current is None:
+        raise RecordGoneError()
+    refusal = (
+        _("This is not one of your reports.")
+        if patient.account_id is None or patient.account_id != corrected_by.pk
+        else report_correction_refusal(assessment=current, patient=patient)
+    )
+    if refusal:
+        raise ReportCorrectionRefused(refusal)
+    values = _patient_report_values(data)
+    return assessment_update(assessment=current, expected_version=expected_version, data=values)
 
 
 # --- Milestones -------------------------------------------------------------------------------
@@ -735,14 +871,15 @@ def _check_milestone(
     record = record or PatientRecord.load(patient)
     others = [m for m in record.milestones if not m.skipped and m.pk != exclude_id]
     limits = patient_date_limits(patient)
-    return _milestone_rules(
-        values,
-        birth=limits.birth,
-        death=limits.death,
-        others=others,
-        onset=_diagnosis_onset(getattr(patient, "diagnosis", None), limits.birth),
-        bounds=derived_milestone_bounds(record.assessments).get(values.get("kind")),
-    )
+    with timezone.override(patient.zone):
+        return _milestone_rules(
+            values,
+            birth=limits.birth,
+            death=limits.death,
+            others=others,
+            onset=_diagnosis_onset(getattr(patient, "diagnosis", None), limits.birth),
+            bounds=derived_milestone_bounds(record.assessments).get(values.get("kind")),
+        )
 
 
 def _milestone_rules(
@@ -893,13 +1030,14 @@ def milestones_reported_build(*, patient: Patient, entries: list[dict]) -> list[
         values["date_precision"] = values["date_precision"] or ""
         if any(milestone.kind == values["kind"] for milestone in built):
             raise ValidationError({"kind": f"A reported {values['kind']} milestone exists already; update it instead."})
-        flags = _milestone_rules(
-            values,
-            birth=birth,
-            death=death,
-            others=[milestone for milestone in built if not milestone.skipped],
-            onset=onset,
-        )
+        with timezone.override(patient.zone):
+            flags = _milestone_rules(
+                values,
+                birth=birth,
+                death=death,
+                others=[milestone for milestone in built if not milestone.skipped],
+                onset=onset,
+            )
         built.append(
             Milestone(
                 patient=patient,

@@ -1,3 +1,5 @@
+from collections.abc import Mapping
+
 from rest_framework import serializers
 
 from assessments.models import (
@@ -12,9 +14,10 @@ from assessments.models import (
     MilestoneCensoring,
     MilestoneKind,
     MmtMuscle,
+    Source,
 )
-from assessments.services import ASSESSMENT_FIELDS, DYNAMOMETRY_RANGE_KG, MEASURE_RANGES
-from patients.models import Patient
+from assessments.services import ASSESSMENT_FIELDS, DYNAMOMETRY_RANGE_KG, MEASURE_RANGES, PATIENT_REPORT_FIELDS
+from patients.models import Patient, TreatmentKind
 from registry.api.fields import PartialDateField, RelatedIdField, UUIDRelatedField
 from registry.api.serializers import (
     FieldsBuiltOnceMixin,
@@ -51,6 +54,9 @@ class AssessmentOutputSerializer(PatientRefMixin, RecordSerializer):
     manual_muscle_tests = ManualMuscleTestSerializer(many=True, read_only=True, source="mmt_grades")
     review_flags = ReviewFlagsField()
     devices = serializers.ListField(child=serializers.ChoiceField(choices=Device.choices), read_only=True)
+    treatments_taken = serializers.ListField(
+        child=serializers.ChoiceField(choices=TreatmentKind.choices), read_only=True
+    )
 
     class Meta:
         model = Assessment
@@ -89,11 +95,21 @@ def _whole_rows(rows: list[dict], names: tuple[str, ...]) -> list[dict]:
     return rows
 
 
+def _treatments_taken_field() -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.ChoiceField(choices=TreatmentKind.choices),
+        required=False,
+        max_length=len(TreatmentKind),
+        help_text="Treatments taken since the last report, each once.",
+    )
+
+
 class AssessmentInputSerializer(FieldsBuiltOnceMixin, serializers.ModelSerializer):
     patient = UUIDRelatedField(queryset=Patient.objects.all())
     devices = serializers.ListField(
         child=serializers.ChoiceField(choices=Device.choices), required=False, max_length=len(Device)
     )
+    treatments_taken = _treatments_taken_field()
     dynamometry = DynamometrySerializer(many=True, required=False, max_length=50)
     manual_muscle_tests = ManualMuscleTestSerializer(many=True, required=False, max_length=2 * len(MmtMuscle))
 
@@ -112,6 +128,59 @@ class AssessmentInputSerializer(FieldsBuiltOnceMixin, serializers.ModelSerialize
 class AssessmentUpdateSerializer(AssessmentInputSerializer):
     class Meta(AssessmentInputSerializer.Meta):
         fields = [*ASSESSMENT_FIELDS, "dynamometry", "manual_muscle_tests"]
+
+
+class PatientReportInputSerializer(serializers.ModelSerializer):
+    """A patient's own report (docs/patient-reports.md): for their own patient record, with the
+    self-report fields only. Any other field is refused by name rather than silently dropped, so a
+    client learns at once what a patient cannot report."""
+
+    patient = UUIDRelatedField(queryset=Patient.objects.none())
+    source = serializers.ChoiceField(
+        choices=[(Source.PATIENT, Source.PATIENT.label)],
+        required=False,
+        help_text='Always "patient" for a patient\'s own report; may be left out.',
+    )
+    devices = serializers.ListField(
+        child=serializers.ChoiceField(choices=Device.choices), required=False, max_length=len(Device)
+    )
+    treatments_taken = _treatments_taken_field()
+
+    not_reportable_message = "Patients do not report this; the registry team records it."
+
+    class Meta:
+        model = Assessment
+        fields = ["patient", "source", *PATIENT_REPORT_FIELDS]
+        extra_kwargs = {name: kwargs for name, kwargs in _range_kwargs().items() if name in PATIENT_REPORT_FIELDS}
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if "patient" in fields:
+            # Only the patient's own record is a known patient: another's id reads as "no such record".
+            request = self.context.get("request")
+            user = getattr(request, "user", None)
+            own = Patient.objects.filter(account=user) if user is not None and user.is_authenticated else None
+            fields["patient"].queryset = own if own is not None else Patient.objects.none()
+        return fields
+
+    def to_internal_value(self, data):
+        unknown = {}
+        if isinstance(data, Mapping):
+            unknown = {name: [self.not_reportable_message] for name in data if name not in self.fields}
+        try:
+            values = super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            if unknown and isinstance(error.detail, dict):
+                raise serializers.ValidationError({**error.detail, **unknown}) from None
+            raise
+        if unknown:
+            raise serializers.ValidationError(unknown)
+        return values
+
+
+class PatientReportUpdateSerializer(PatientReportInputSerializer):
+    class Meta(PatientReportInputSerializer.Meta):
+        fields = ["source", *PATIENT_REPORT_FIELDS]
 
 
 class MilestoneFieldsMixin(serializers.Serializer):

@@ -1,5 +1,5 @@
 from django.db.models import F
-from rest_framework import status
+from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from assessments import services
@@ -8,11 +8,20 @@ from assessments.api.filters import AssessmentFilter, MilestoneFilter
 from assessments.models import Assessment, Milestone
 from assessments.selectors import assessments_attach_measurements
 from registry.api.idempotency import idempotent
+from registry.api.permissions import StaffOrOwnPatientReports
 from registry.api.views import PatientScopedViewSet, write_schema
+from registry.roles import is_staff_member
 
 
 class AssessmentViewSet(PatientScopedViewSet):
-    """Repeated functional assessments. Totals, composites and review flags are computed."""
+    """Repeated functional assessments. Totals, composites and review flags are computed.
+
+    Staff record and change any assessment. A patient reads their own, sends their own reports and
+    corrects them within the correction window (docs/patient-reports.md); nothing else.
+    """
+
+    permission_classes = [StaffOrOwnPatientReports]
+    patient_write_actions = ("create", "update", "partial_update")
 
     # The patient's public id is all the output needs of the patient: no patient row is built.
     queryset = Assessment.objects.annotate(patient_uuid=F("patient__uuid"))
@@ -38,6 +47,18 @@ class AssessmentViewSet(PatientScopedViewSet):
     @write_schema(s.AssessmentInputSerializer, s.AssessmentOutputSerializer, status_code=201)
     @idempotent
     def create(self, request):
+        """Record an assessment.
+
+        Staff send the body below. A patient sends a report for their own patient record only (another
+        patient's id is answered "No record with id ..."), with only these fields: `assessment_date`,
+        falls (`falls_count`, `injurious_falls_count`, `fractures_count`, `falls_indoors_count`,
+        `falls_outdoors_count`, `falls_transfer_count`), `devices`, `ambulation_class`, `wheelchair_use`,
+        the ten `ibmfrs_*` items, `raise_arms_above_head`, `rise_from_chair`, `treatments_taken` and
+        `comment`. `source` may be left out and is recorded as `patient`; any other field is refused
+        with 400, naming it.
+        """
+        if not is_staff_member(request.user):
+            return self._create_patient_report(request)
         data = self.input(s.AssessmentInputSerializer)
         dynamometry = data.pop("dynamometry", [])
         manual_muscle_tests = data.pop("manual_muscle_tests", [])
@@ -53,9 +74,23 @@ class AssessmentViewSet(PatientScopedViewSet):
             return self.respond(assessment, status.HTTP_201_CREATED)
         return self.respond(self._with_dynamometry(assessment), status.HTTP_201_CREATED)
 
+    def _create_patient_report(self, request):
+        data = self.input(s.PatientReportInputSerializer)
+        assessment = services.patient_report_create(patient=data.pop("patient"), data=data, entered_by=request.user)
+        assessment.measurements = assessment.mmt_grades = []  # a patient reports no measurements
+        return self.respond(assessment, status.HTTP_201_CREATED)
+
     @write_schema(s.AssessmentUpdateSerializer, s.AssessmentOutputSerializer)
     def update(self, request, id=None, partial=False):
+        """Change an assessment.
+
+        Staff change any field. A patient corrects only their own self-reports (source `patient`), only
+        within the correction window after sending them, and only the fields they may report (see
+        POST); otherwise 403 with the reason (after the window, corrections go through the registry team).
+        """
         assessment = self.get_object()
+        if not is_staff_member(request.user):
+            return self._correct_patient_report(request, assessment, partial)
         data = self.input(s.AssessmentUpdateSerializer, partial=partial)
         assessment = services.assessment_update(
             assessment=assessment,
@@ -66,8 +101,23 @@ class AssessmentViewSet(PatientScopedViewSet):
         )
         return self.respond(self._with_dynamometry(assessment))
 
+    def _correct_patient_report(self, request, assessment, partial):
+        # Refused before the body is read: a patient learns first that the record is not theirs to change.
+        refusal = services.report_correction_refusal(assessment=assessment, patient=request.user.patient)
+        if refusal:
+            raise exceptions.PermissionDenied(refusal)
+        data = self.input(s.PatientReportUpdateSerializer, partial=partial)
+        try:
+            assessment = services.patient_report_correct(
+                assessment=assessment, expected_version=self.expected_version(), data=data, corrected_by=request.user
+            )
+        except services.ReportCorrectionRefused as refused:  # the window closed while the request waited
+            raise exceptions.PermissionDenied(str(refused)) from None
+        return self.respond(self._with_dynamometry(assessment))
+
     @write_schema(s.AssessmentUpdateSerializer, s.AssessmentOutputSerializer)
     def partial_update(self, request, id=None):
+        """Change some fields of an assessment; a patient, as for PUT."""
         return self.update(request, id=id, partial=True)
 
     @write_schema(None, None, status_code=204)

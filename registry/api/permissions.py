@@ -18,3 +18,18 @@ class StaffOrOwnPatientReadOnly(BasePermission):
         if STAFF in roles:
             return True
         return PATIENT in roles and request.method in SAFE_METHODS
+
+
+class StaffOrOwnPatientReports(StaffOrOwnPatientReadOnly):
+    """As `StaffOrOwnPatientReadOnly`, and a patient may also take the view's `patient_write_actions`
+    (sending and correcting their own reports, docs/patient-reports.md).
+
+    This only lets the request through: the view's queryset still limits a patient to their own
+    rows, and the services decide which of them a patient may change, and until when.
+    """
+
+    def has_permission(self, request, view):
+        if super().has_permission(request, view):
+            return True
+        allowed = getattr(view, "patient_write_actions", ())
+        return PATIENT in user_roles(request.user) and getattr(view, "action", None) in allowed

@@ -2,15 +2,19 @@
 "Personas and the access matrix").
 
 Staff: everything. A patient: reads their own patient's rows only (another patient's answer 404 and
-are absent from lists), writes nothing (403). A researcher: 403 everywhere (no identifiable
-records). Anonymous: 401. Refused writes leave the database as it was.
+are absent from lists); sends assessments (self-reports) for their own record only, and corrects
+their own self-reports within the correction window (docs/patient-reports.md); writes nothing else
+(403): no deletes, no milestones, no clinician's assessment. A researcher: 403 everywhere (no
+identifiable records). Anonymous: 401. Refused writes leave the database as it was.
 """
 
 import datetime as dt
 
 import pytest
+from django.conf import settings
+from django.utils import timezone
 
-from assessments.models import Assessment, Milestone
+from assessments.models import Assessment, Milestone, Source
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -123,12 +127,19 @@ def test_create(persona_clients, records, own_patient, other_patient, role, owne
 
     response = persona_clients[role].post(f"/api/v1/{resource}/", _create_body(resource, patient), format="json")
 
-    if role == "staff":
+    if role == "staff" or (role, owner, resource) == ("patient", "own", "assessments"):
         assert response.status_code == 201, response.content
         created = MODELS[resource].objects.get(uuid=response.json()["id"])
         assert created.patient == patient
+        if role == "patient":
+            assert (created.source, created.entered_by.username) == (Source.PATIENT, "patient.pat")
         return
-    _assert_refused(response, role, 403)
+    if (role, resource) == ("patient", "assessments"):
+        # Another patient's record is not one a patient knows of: the same answer as an unknown id.
+        assert response.status_code == 400, response.content
+        assert response.json()["error"]["fields"] == {"patient": [f"No record with id {patient.uuid}."]}
+    else:
+        _assert_refused(response, role, 403)
     assert _snapshot(resource) == before
 
 
@@ -151,9 +162,69 @@ def test_update(persona_clients, records, role, owner, resource, method):
         assert response.status_code == 200, response.content
         assert MODELS[resource].objects.get(pk=record.pk).version == 2
         return
-    # A patient is refused before the record is looked up: 403 for their own record and another's.
-    _assert_refused(response, role, 403)
+    if (role, owner, resource) == ("patient", "other", "assessments"):
+        # A patient may correct assessments, but another patient's is not found.
+        assert response.status_code == 404, response.content
+    else:
+        # Milestones: refused before the record is looked up. Their own assessment here is a
+        # clinician's: not theirs to correct (their own reports: the tests below).
+        _assert_refused(response, role, 403)
     assert _snapshot(resource) == before
+
+
+@pytest.fixture
+def own_report(own_patient):
+    """A report the patient sent themself, just now."""
+    return factories.AssessmentFactory(patient=own_patient, source=Source.PATIENT, falls_count=1)
+
+
+def _age(assessment, *, days: float) -> None:
+    Assessment.objects.filter(pk=assessment.pk).update(created_at=timezone.now() - dt.timedelta(days=days))
+
+
+@pytest.mark.parametrize("method", ["patch", "put"])
+@pytest.mark.parametrize(
+    ("age_days", "expected"),
+    [(0, 200), (settings.REGISTRY_REPORT_CORRECTION_DAYS - 0.01, 200), (settings.REGISTRY_REPORT_CORRECTION_DAYS, 403)],
+)
+def test_a_patient_corrects_their_own_report_within_the_window_only(
+    patient_client, own_report, method, age_days, expected
+):
+    _age(own_report, days=age_days)
+    body = {"falls_count": 5} | ({"assessment_date": "2020-03-01"} if method == "put" else {})
+
+    response = getattr(patient_client, method)(
+        f"/api/v1/assessments/{own_report.uuid}/", body, format="json", HTTP_IF_MATCH='"1"'
+    )
+
+    assert response.status_code == expected, response.content
+    own_report.refresh_from_db()
+    if expected == 200:
+        assert (own_report.falls_count, own_report.version, own_report.source) == (5, 2, Source.PATIENT)
+    else:
+        assert "registry team" in response.json()["error"]["message"]
+        assert (own_report.falls_count, own_report.version) == (1, 1)
+
+
+def test_a_patient_cannot_correct_a_report_into_a_clinicians_measure(patient_client, own_report):
+    response = patient_client.patch(
+        f"/api/v1/assessments/{own_report.uuid}/",
+        {"source": "clinician", "six_minute_walk_m": 300},
+        format="json",
+        HTTP_IF_MATCH='"1"',
+    )
+
+    assert response.status_code == 400, response.content
+    assert set(response.json()["error"]["fields"]) == {"source", "six_minute_walk_m"}
+    own_report.refresh_from_db()
+    assert (own_report.source, own_report.six_minute_walk_m, own_report.version) == (Source.PATIENT, None, 1)
+
+
+def test_a_patient_cannot_delete_even_their_own_report(patient_client, own_report):
+    response = patient_client.delete(f"/api/v1/assessments/{own_report.uuid}/", HTTP_IF_MATCH='"1"')
+
+    _assert_refused(response, "patient", 403)
+    assert Assessment.objects.filter(pk=own_report.pk).exists()
 
 
 @pytest.mark.parametrize("resource", RESOURCES)

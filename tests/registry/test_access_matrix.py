@@ -1,8 +1,10 @@
 """Every patient-data endpoint against every persona (docs/architecture.md, "Personas and the access matrix").
 
 Expected now: staff everything; a patient reads only their own record (another's answers 404, as if
-it did not exist) and writes nothing; a researcher has no access to identifiable records; anonymous
-is asked to authenticate. Assessments and milestones have the same matrix in tests/assessments/.
+it did not exist) and writes none of these records; a researcher has no access to identifiable
+records; anonymous is asked to authenticate. Assessments and milestones have their matrix in
+tests/assessments/test_assessment_access.py: there a patient may also send and, within the
+correction window, correct their own reports (docs/patient-reports.md).
 """
 
 import pytest
