@@ -730,3 +730,22 @@ def consent_grants_build(
             )
         )
     return grants
+
+
+# --- The patient's own settings ---------------------------------------------------------------
+
+
+@transaction.atomic
+def patient_set_time_zone(*, patient: Patient, time_zone: str) -> Patient:
+    """Set the IANA time zone in which the patient's "today" is judged; blank means the registry's own."""
+    import zoneinfo  # only this setting needs it
+
+    time_zone = (time_zone or "").strip()
+    if time_zone and time_zone not in zoneinfo.available_timezones():
+        raise ValidationError({"time_zone": f"{time_zone!r} is not a time zone name such as Europe/London."})
+    patient = Patient.objects.select_for_update(of=("self",)).get(pk=patient.pk)
+    if patient.time_zone != time_zone:
+        patient.time_zone = time_zone
+        patient.version += 1
+        patient.save(update_fields=["time_zone", "version", "updated_at"])
+    return patient

@@ -210,10 +210,17 @@ _CHECKERS = {
 
 
 def research_consent_active(on: dt.date) -> Exists:
-    """SQL form of patients.selectors.consent_is_active for the research purpose, for many patients at once."""
+    """SQL form of patients.selectors.consent_is_active for the research purpose, for many patients at once.
+
+    A withdrawal is dated on the patient's own calendar, which runs up to a day ahead of the
+    registry's (Asia/Tokyo's morning is still yesterday in UTC). Counting withdrawals dated up to
+    the day after `on` makes every withdrawal already recorded take effect at once; no withdrawal
+    can be dated later than that (services refuse future dates in the patient's zone).
+    """
+    withdrawal_recorded_by = on + dt.timedelta(days=1)
     return Exists(
         ConsentGrant.objects.filter(patient=OuterRef("pk"), purpose=ConsentPurpose.RESEARCH, granted_on__lte=on).filter(
-            Q(withdrawn_on__isnull=True) | Q(withdrawn_on__gt=on)
+            Q(withdrawn_on__isnull=True) | Q(withdrawn_on__gt=withdrawal_recorded_by)
         )
     )
 

@@ -7,7 +7,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from demo.cohort import DEMO_PASSWORD, seed_demo_cohort
-from patients.models import Patient
+from demo.portal_patient import demo_patient_prepare
+from patients.models import EnrollmentStatus, Patient
 from registry import roles
 from research.models import ResearchProject
 from research.services import project_create
@@ -55,12 +56,23 @@ class Command(BaseCommand):
                 user.is_staff = role == roles.STAFF  # may open the admin
                 user.save()
             user.groups.add(Group.objects.get(name=role))
-        patient = Patient.objects.filter(account__isnull=True).order_by("id").first()
-        demo_patient = user_model.objects.get(username="demo.patient")
-        if patient and not Patient.objects.filter(account=demo_patient).exists():
-            patient.account = demo_patient
-            patient.save(update_fields=["account"])
+        self._demo_patient(account=user_model.objects.get(username="demo.patient"))
         self._demo_project(researcher=user_model.objects.get(username="demo.researcher"))
+
+    def _demo_patient(self, *, account):
+        """Link demo.patient to a record (an enrolled one if there is one) and make it ready for the
+        portal: an email, active consent and a few recent self-reports (demo/portal_patient.py)."""
+        patient = Patient.objects.filter(account=account).first()
+        if patient is None:
+            unclaimed = Patient.objects.filter(account__isnull=True).order_by("id")
+            patient = unclaimed.filter(status=EnrollmentStatus.ENROLLED).first() or unclaimed.first()
+            if patient is None:
+                return
+            patient.account = account
+            patient.save(update_fields=["account"])
+        done = demo_patient_prepare(patient=patient, account=account)
+        if done:
+            self.stdout.write(f"demo.patient's record is ready for the portal: {'; '.join(done)}.")
 
     def _demo_project(self, *, researcher):
         """A research project with the demo researcher as member, so an export can be tried at once."""
