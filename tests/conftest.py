@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from registry import roles
 from tests import factories
+from tests.browser import browser  # noqa: F401 (the headless Chromium fixture of every browser test)
 
 
 @pytest.fixture(autouse=True)

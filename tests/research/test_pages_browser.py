@@ -2,48 +2,25 @@
 in, gets the cohort form wrong, puts it right, and the export is requested; and axe-core finds no
 serious or critical accessibility problems on any page, on a phone-sized screen or a desktop.
 
-Needs /usr/bin/chromium (`apt-get install -y chromium`). Without it these tests are skipped on a
-workstation, and fail under CI, where a skipped accessibility check would pass unnoticed.
-Set RESEARCH_SCREENSHOTS to a directory to save a screenshot of each scanned page there.
+The browser, axe scan and screenshots are shared with the portal's browser tests (tests/browser.py).
 """
 
 import datetime as dt
-import os
 import re
-from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from django.contrib.auth.models import Group
 from django.urls import reverse
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from registry import roles
 from research.models import ExportStatus, ResearchExport, ResearchProject
 from tests import factories
+from tests.browser import WIDTHS, new_page, save_screenshot, serious_violations
 
-CHROMIUM = Path("/usr/bin/chromium")
 PASSWORD = "a-long-test-password"
-WIDTHS = (360, 1280)
-BLOCKING_IMPACTS = ("serious", "critical")
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing; install it with `apt-get install -y chromium`"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    # Playwright's sync API keeps an event loop running in this thread while it is open, which makes
-    # Django refuse ORM calls; the tests' ORM calls are plain synchronous ones, so let them through.
-    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -63,11 +40,6 @@ def project(researcher):
     )
     project.members.add(researcher)
     return project
-
-
-def new_page(browser, live_server, width=1280):
-    context = browser.new_context(base_url=live_server.url, viewport={"width": width, "height": 900})
-    return context.new_page()
 
 
 def log_in(page, user):
@@ -141,20 +113,6 @@ def exports(project, researcher):
     return [ResearchExport.objects.create(project=project, requested_by=researcher, **row) for row in rows]
 
 
-def serious_violations(page) -> list[str]:
-    """axe-core's serious and critical findings, plus any sideways scrolling of the whole page."""
-    violations = Axe().run(page).response["violations"]
-    found = [
-        f"{violation['id']} ({violation['impact']}): {[node['target'] for node in violation['nodes']]}"
-        for violation in violations
-        if violation["impact"] in BLOCKING_IMPACTS
-    ]
-    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-    if overflow > 0:
-        found.append(f"the page scrolls sideways by {overflow} px")
-    return found
-
-
 def show_project_errors(page, project):
     page.goto(reverse("research:project-detail", args=[project.pk]))
     page.get_by_label("Onset age from (years)").fill("50")
@@ -180,9 +138,3 @@ def test_pages_have_no_serious_accessibility_violations(browser, live_server, re
     save_screenshot(page, f"research-exports-{width}.png")
 
     assert {name: problems for name, problems in found.items() if problems} == {}
-
-
-def save_screenshot(page, name: str) -> None:
-    directory = os.environ.get("RESEARCH_SCREENSHOTS")
-    if directory:
-        page.screenshot(path=str(Path(directory) / name), full_page=True)
