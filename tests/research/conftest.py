@@ -2,8 +2,8 @@
 
 `package_cohort` makes 25 patients through the services, in three large groups that share their
 quasi-identifiers and one rare genotype that k-anonymity must suppress, with identifiers planted in
-every place they could leak from: identity, free text, treatments, enrollment reasons, and database
-ids moved to large, recognisable numbers.
+every place they could leak from: identity, free text (a patient's report comment), treatments,
+enrollment reasons, and database ids moved to large, recognisable numbers.
 """
 
 import datetime as dt
@@ -24,6 +24,7 @@ PACKAGE_KEY = b"k" * 32
 PLANTED_ID_BASE = 987_650_000
 TRIAL_REGISTRATION = "NCT02346461"
 ENROLLMENT_REASON = "Referred by Dr Hartigan-Pym after a pub quiz"
+REPORT_COMMENT = "My neighbour Ottoline Wolstenholme drives me to the clinic"  # a patient's free text
 
 
 @dataclass
@@ -122,6 +123,8 @@ def _make_patient(number: int, sex: str, country: str, birth: dt.date, onset_age
                 "wheelchair_use": wheelchair,
                 "devices": devices,
                 "falls_count": number % 3,
+                "treatments_taken": ["sialic_acid_er"],
+                "comment": f"{REPORT_COMMENT} ({number})",
                 **extra,
             },
         )
@@ -162,6 +165,7 @@ def package_cohort(db) -> PackageCohort:
     for patient in [*patients, outsider]:
         cohort.planted += _identifiers(patient)
     cohort.planted += [TRIAL_REGISTRATION, ENROLLMENT_REASON, "Hartigan", "Plantation Row", "planted.example"]
+    cohort.planted += [REPORT_COMMENT, "Wolstenholme"]
     return cohort
 
 
