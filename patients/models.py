@@ -83,6 +83,9 @@ class Patient(RegistryRecord):
         related_name="patient",
         help_text="The patient's own login, once they have claimed their record.",
     )
+    erased_at = models.DateTimeField(
+        null=True, blank=True, help_text="When identity (and, by policy, clinical data) was erased on request."
+    )
     time_zone = models.CharField(
         max_length=64,
         blank=True,
@@ -295,6 +298,10 @@ class ConsentDocument(models.Model):
     effective_from = models.DateField()
     purposes = models.JSONField(default=list, help_text="Purposes this document asks consent for.")
     text = models.TextField(blank=True)
+    requires_reconsent = models.BooleanField(
+        default=False,
+        help_text="Patients who consented under an earlier version of this code must consent again to this one.",
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["code", "version"], name="consent_document_version_unique")]

@@ -55,3 +55,27 @@ class IdempotencyKey(models.Model):
 
     def __str__(self):
         return f"{self.key} ({self.response_status})"
+
+
+class AuditEvent(models.Model):
+    """Something done that the audit trail keeps beside the records' own history: logins and failed
+    logins, exports requested and downloaded, imports, erasures, overrides. Written through
+    `registry.audit.audit_log`; never changed or deleted by the application."""
+
+    kind = models.CharField(max_length=40)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    username = models.CharField(max_length=150, blank=True, help_text="As typed, for failed logins too.")
+    via = models.CharField(max_length=10, blank=True, help_text="api, page, admin, import or task.")
+    target_type = models.CharField(max_length=60, blank=True)
+    target_id = models.CharField(max_length=64, blank=True, help_text="Public id of the record concerned.")
+    detail = models.JSONField(default=dict, blank=True, help_text="Never identifying data.")
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["kind", "at"]), models.Index(fields=["target_type", "target_id"])]
+
+    def __str__(self):
+        return f"{self.kind} by {self.username or self.user_id} at {self.at:%Y-%m-%d %H:%M}"
