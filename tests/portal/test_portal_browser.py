@@ -22,6 +22,7 @@ from assessments.models import AmbulationClass, Assessment, Source
 from patients import services as patient_services
 from patients.models import ConsentDocument, ConsentGrant, ConsentPurpose, PatientIdentity
 from portal.invitations import invitation_create
+from portal.models import ReportDraft
 from registry import roles
 from tests import factories
 from tests.browser import WIDTHS, new_page, save_screenshot, serious_violations
@@ -215,3 +216,63 @@ def test_patient_pages_have_no_serious_accessibility_violations(
     scan("sent report")
 
     assert {name: problems for name, problems in found.items() if problems} == {}
+
+
+# Every control a patient presses must be at least 44 x 44 CSS px (WCAG 2.5.5): many have weak
+# hands. Links inside running text are exempt, as in WCAG; a checkbox or radio counts with its label.
+SMALL_TARGETS_JS = """
+() => {
+  const small = [];
+  const controls = document.querySelectorAll(
+    'button, input:not([type=hidden]), select, textarea, a.button, a.action-link, nav a, .step-list a');
+  for (const element of controls) {
+    const target = (element.type === 'checkbox' || element.type === 'radio')
+      ? (element.closest('label') || element) : element;
+    const box = target.getBoundingClientRect();
+    if (box.width === 0 && box.height === 0) continue;  // not shown
+    if (box.width < 44 || box.height < 44) {
+      small.push(`${element.outerHTML.slice(0, 80)} is ${Math.round(box.width)} x ${Math.round(box.height)}`);
+    }
+  }
+  return {checked: controls.length, small};
+}
+"""
+
+
+def test_every_control_on_the_report_form_is_a_large_touch_target(browser, live_server, patient_with_reports):
+    page = new_page(browser, live_server, width=360)
+    found = {}
+
+    def measure(name):
+        result = page.evaluate(SMALL_TARGETS_JS)
+        assert result["checked"] >= 5, f"{name}: too few controls found to check"
+        found[name] = result["small"]
+
+    log_in(page, "dov")
+    measure("my record")
+    page.goto(reverse("portal:report-new"))
+    measure("report step 1")
+    page.get_by_label("How many times have you fallen since your last report?").fill("0")
+    page.get_by_role("button", name="Continue").click()
+    measure("report step 2")
+
+    assert {name: small for name, small in found.items() if small} == {}
+
+
+def test_a_report_step_can_be_filled_and_sent_with_the_keyboard_alone(browser, live_server, patient_with_reports):
+    page = new_page(browser, live_server, width=1280)
+    log_in(page, "dov")
+    page.goto(reverse("portal:report-new"))
+    falls = page.get_by_label("How many times have you fallen since your last report?")
+    falls.focus()
+    page.keyboard.type("3")
+    page.keyboard.press("Enter")  # submits the step's form, as the Continue button would
+
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Walking and getting around")
+    assert ReportDraft.objects.get(patient=patient_with_reports).data["falls_count"] == 3
+    page.get_by_label("I walk with a cane or crutch").focus()
+    page.keyboard.press("Space")
+    expect(page.get_by_label("I walk with a cane or crutch")).to_be_checked()
+    page.keyboard.press("Tab")
+    focused_outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert focused_outline != "none"  # the focus is visible
