@@ -35,3 +35,18 @@ def lockout_response(request, response=None, credentials=None, *args, **kwargs) 
         answer = render(request, "registration/locked_out.html", context, status=STATUS)
     answer["Retry-After"] = str(seconds)
     return answer
+
+
+# Longer than any real username (Django's are at most 150 characters): the rest is cut before
+# django-axes stores the attempt, whose column is 255 long. Without it, a 100,000-character
+# username sent to any login path failed the request with a database error instead of a refusal.
+USERNAME_KEPT = 150
+
+
+def username_of_attempt(request, credentials=None) -> str | None:
+    """The username a login attempt names, as django-axes counts it (AXES_USERNAME_CALLABLE)."""
+    if credentials:
+        username = credentials.get("username")
+    else:
+        username = getattr(request, "data", request.POST).get("username")
+    return username[:USERNAME_KEPT] if isinstance(username, str) else username

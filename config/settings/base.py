@@ -277,6 +277,7 @@ AXES_COOLOFF_TIME = REGISTRY_LOGIN_COOLOFF_MINUTES / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "registry.lockout.lockout_response"
+AXES_USERNAME_CALLABLE = "registry.lockout.username_of_attempt"
 AXES_IPWARE_PROXY_COUNT = env.int("NUM_PROXIES", default=0) or None
 
 LOGGING = {

@@ -153,3 +153,11 @@ def test_the_cool_off_and_limit_come_from_the_settings(settings):
 
     assert response["Retry-After"] == "60"
     assert "after 3 wrong passwords. Try again in 1 minute." in response.content.decode()
+
+
+@pytest.mark.parametrize("path", ["/accounts/login/", "/admin/login/", "/api/v1/auth/token/"])
+def test_an_absurdly_long_username_is_refused_like_any_wrong_login(path):
+    response = Client().post(path, {"username": "x" * 100_000, "password": "guess"})
+
+    assert response.status_code in (200, 400)  # the form again, or the API's field errors
+    assert AccessAttempt.objects.get().username == "x" * 150
