@@ -45,8 +45,6 @@ USERNAME_KEPT = 150
 
 def username_of_attempt(request, credentials=None) -> str | None:
     """The username a login attempt names, as django-axes counts it (AXES_USERNAME_CALLABLE)."""
-    if credentials:
-        username = credentials.get("username")
-    else:
-        username = getattr(request, "data", request.POST).get("username")
+    source = credentials or getattr(request, "data", request.POST)
+    username = source.get("username")
     return username[:USERNAME_KEPT] if isinstance(username, str) else username
