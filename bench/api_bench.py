@@ -113,14 +113,15 @@ def prepare_database(patients: int) -> dict:
 def bench_user():
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
-    from rest_framework.authtoken.models import Token
 
     from registry import roles
+    from registry.tokens import token_create
 
     user, _ = get_user_model().objects.get_or_create(username=BENCH_USERNAME)
     user.groups.add(Group.objects.get(name=roles.STAFF))
-    token, _ = Token.objects.get_or_create(user=user)
-    return user, token.key
+    # A fresh token each run: tokens expire (REGISTRY_TOKEN_TTL_HOURS), and only their digest is stored.
+    _, token = token_create(user=user)
+    return user, token
 
 
 def vacuum_analyze() -> None:

@@ -3,24 +3,27 @@
 `/bench/minimal/assessments/` answers the same list and create requests as `/api/v1/assessments/`
 with no DRF: a plain `JsonResponse` of `.values()` for the same 50 rows (same order, same filter),
 and a plain `Assessment.objects.create` from the JSON body (no validation, no computed fields, no
-milestone derivation), answering with the stored row as the API does. Authentication is the same
-token check DRF's TokenAuthentication makes, in one query (token joined to its user), so both sides
-pay for a token lookup. The rest of the site (`config.urls`) is included unchanged, so one gunicorn
-serves both.
+milestone derivation), answering with the stored row as the API does. Authentication is knox's token
+check (the row found by the token's first characters, its digest compared, its expiry checked), in one
+query (token joined to its user), so both sides pay for a token lookup. The rest of the site
+(`config.urls`) is included unchanged, so one gunicorn serves both.
 
 Used only through `bench/settings.py` (ROOT_URLCONF); never part of the deployed site.
 """
 
 import json
+from hmac import compare_digest
 
 from django.http import HttpResponseNotAllowed, JsonResponse
 from django.urls import include, path
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
-from rest_framework.authtoken.models import Token
+from knox.crypto import hash_token
 
 from assessments.models import Assessment
 from assessments.services import ASSESSMENT_FIELDS
 from patients.models import Patient
+from registry.tokens import TOKEN_KEY_LENGTH, AuthToken
 
 LIST_FIELDS = (
     "uuid",
@@ -42,8 +45,12 @@ def _token_user(request):
     scheme, _, key = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "token" or not key.strip():
         return None
-    token = Token.objects.select_related("user").filter(key=key.strip()).first()
-    return token.user if token is not None and token.user.is_active else None
+    key = key.strip()
+    digest = hash_token(key)
+    for token in AuthToken.objects.select_related("user").filter(token_key=key[:TOKEN_KEY_LENGTH]):
+        if compare_digest(digest, token.digest) and token.expiry > timezone.now() and token.user.is_active:
+            return token.user
+    return None
 
 
 def _list(request):

@@ -5,7 +5,6 @@ import django_filters
 from django.db.models import F
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, mixins, serializers, status, viewsets
-from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
 from patients.models import Patient
@@ -13,19 +12,10 @@ from portal import invitations
 from portal.models import Invitation
 from registry.api.fields import RelatedIdField, UUIDRelatedField
 from registry.api.idempotency import idempotent
+from registry.api.permissions import StaffOnly
 from registry.api.schema import ErrorSerializer
-from registry.roles import is_staff_member
 
 ID_PATTERN = r"[0-9]{1,18}"  # ids beyond this would not fit the database's integer
-
-
-class StaffOnly(BasePermission):
-    """Invitations carry patients' email addresses and open accounts: staff only, every method."""
-
-    message = "Only registry staff can invite patients."
-
-    def has_permission(self, request, view):
-        return is_staff_member(request.user)
 
 
 class EmailUnavailable(exceptions.APIException):

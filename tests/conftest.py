@@ -5,10 +5,9 @@ authenticated with that persona's token."""
 import pytest
 from django.contrib.auth.models import Group
 from django.core.cache import cache
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from registry import roles
+from registry import roles, tokens
 from tests import factories
 from tests.browser import browser  # noqa: F401 (the headless Chromium fixture of every browser test)
 
@@ -39,8 +38,8 @@ def _user_with_role(username: str, role: str | None):
 def _client_for(user) -> APIClient:
     client = APIClient()
     if user is not None:
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        _, token = tokens.token_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     return client
 
 

@@ -1,6 +1,6 @@
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from registry.roles import PATIENT, STAFF, user_roles
+from registry.roles import PATIENT, STAFF, is_staff_member, user_roles
 
 
 class StaffOrOwnPatientReadOnly(BasePermission):
@@ -33,3 +33,13 @@ class StaffOrOwnPatientReports(StaffOrOwnPatientReadOnly):
             return True
         allowed = getattr(view, "patient_write_actions", ())
         return PATIENT in user_roles(request.user) and getattr(view, "action", None) in allowed
+
+
+class StaffOnly(BasePermission):
+    """Registry staff only, every method: invitations, tokens of other users, the audit trail,
+    re-consent lists. Patients and researchers get 403, as for any record they may not see."""
+
+    message = "Only registry staff can do this."
+
+    def has_permission(self, request, view):
+        return is_staff_member(request.user)

@@ -53,7 +53,7 @@ def many_records():
 
 
 # Token authentication reads the token, its user and the user's roles (EXISTS per role) at once.
-TOKEN = 'FROM "authtoken_token" INNER JOIN "auth_user"'
+TOKEN = 'FROM "knox_authtoken" INNER JOIN "auth_user"'
 
 
 def assert_queries(captured, *fragments):
@@ -74,7 +74,7 @@ CHILD_ROWS_UNION = ') UNION ALL (SELECT "assessments_manualmuscletest"."assessme
 
 
 # Staff list of assessments, whatever the page size:
-#   1. token authentication with the user and their roles (authtoken_token joined to auth_user)
+#   1. token authentication with the user and their roles (knox_authtoken joined to auth_user)
 #   2. the page of assessments (one row more than the page, to know if there is a next page),
 #      with their patient's public id joined in
 #   3. the page's dynamometry rows and manual muscle testing grades, in one query (UNION ALL)

@@ -4,6 +4,8 @@ import pytest
 from django.contrib.auth.models import Group
 from rest_framework.test import APIClient
 
+from registry.api.authentication import RoleAwareTokenAuthentication
+from registry.tokens import token_create
 from tests.factories import PatientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -35,32 +37,42 @@ def test_wrong_password_is_a_field_error_not_a_token():
     assert response.json()["error"]["fields"]["non_field_errors"]
 
 
-def test_unknown_or_revoked_token_is_refused():
+@pytest.mark.parametrize(
+    "token",
+    [
+        "0123456789abcdef" * 4,  # well formed, never issued
+        "0123456789abcdef0123456789abcdef01234567",  # a DRF authtoken key of before knox
+        "not-a-token\x00",
+    ],
+)
+def test_unknown_or_malformed_token_is_refused_in_the_error_shape(token):
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION="Token 0123456789abcdef0123456789abcdef01234567")
-    assert client.get("/api/v1/patients/").status_code == 401
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+
+    response = client.get("/api/v1/patients/")
+
+    assert response.status_code == 401
+    assert response.json()["error"] == {"status": 401, "code": "authentication_failed", "message": "Invalid token."}
+    assert response["WWW-Authenticate"] == "Token"
 
 
 def test_inactive_user_token_is_refused():
-    from rest_framework.authtoken.models import Token
-
     user = UserFactory(username="gone", is_active=False)
     user.groups.add(Group.objects.get(name="staff"))
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_create(user=user)[1]}")
     assert client.get("/api/v1/patients/").status_code == 401
 
 
 def test_roles_read_with_the_token_match_the_groups():
     user = UserFactory(username="both")
     user.groups.add(Group.objects.get(name="researcher"), Group.objects.get(name="patient"))
-    from rest_framework.authtoken.models import Token
+    stored, token = token_create(user=user)
 
-    from registry.api.authentication import RoleAwareTokenAuthentication
-
-    authenticated, _ = RoleAwareTokenAuthentication().authenticate_credentials(Token.objects.create(user=user).key)
+    authenticated, used = RoleAwareTokenAuthentication().authenticate_credentials(token.encode())
 
     assert authenticated._registry_roles == {"researcher", "patient"}
+    assert used == stored
 
 
 def test_session_login_works_and_unsafe_requests_need_csrf():
