@@ -59,3 +59,15 @@ def save_screenshot(page, name: str, directory: str | Path | None = None) -> Non
     directory = directory or os.environ.get("REGISTRY_SCREENSHOTS")
     if directory:
         page.screenshot(path=str(Path(directory) / name), full_page=True)
+
+
+def policy_violations(page) -> list[str]:
+    """Chromium reports each blocked script, style or image on the console; collect those reports."""
+    reported = []
+
+    def keep_violation(message):
+        if "Content Security Policy" in message.text:
+            reported.append(message.text)
+
+    page.on("console", keep_violation)
+    return reported

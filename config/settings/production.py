@@ -35,6 +35,9 @@ SESSION_COOKIE_SECURE = True
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SECURE = True
 X_FRAME_OPTIONS = "DENY"
+# Staff and researchers see identifiable data: a password alone does not open their accounts here
+# (docs/security.md). Not read from the environment, so that no deployment turns it off by mistake.
+REGISTRY_REQUIRE_2FA = True
 # Shared by every web process, so the token endpoint's rate limit counts across all of them.
 CACHES = {
     "default": {

@@ -45,6 +45,28 @@ def test_secret_can_come_from_a_file(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
+def test_production_requires_two_factor_and_secure_cookies():
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.REGISTRY_REQUIRE_2FA, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_REFERRER_POLICY, "
+        "'django_otp.middleware.OTPMiddleware' in s.MIDDLEWARE, 'csp.middleware.CSPMiddleware' in s.MIDDLEWARE)"
+    )
+    clean = {key: value for key, value in os.environ.items() if key not in PRODUCTION_ENV}
+    # Not read from the environment: a variable saying otherwise changes nothing.
+    env = clean | PRODUCTION_ENV | {"REGISTRY_REQUIRE_2FA": "false"}
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True", "True", "same-origin", "True", "True"]
+
+
+def test_two_factor_is_optional_outside_production():
+    from config.settings import base, local, test
+
+    assert base.REGISTRY_REQUIRE_2FA is False and local.REGISTRY_REQUIRE_2FA is False
+    assert test.REGISTRY_REQUIRE_2FA is False
+
+
 def test_debug_is_off_outside_local_settings():
     from config.settings import base, test
 
