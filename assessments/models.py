@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 
 from patients.models import Patient
+from registry.audit import audited_history
 from registry.models import DatePrecision, RegistryRecord
 
 
@@ -183,6 +184,8 @@ class Assessment(RegistryRecord):
     review_flags = models.JSONField(default=list, blank=True, editable=False)
     entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
 
+    history = audited_history()
+
     class Meta:
         ordering = ["patient_id", "assessment_date", "id"]
         indexes = [models.Index(fields=["patient", "assessment_date"]), models.Index(fields=["assessment_date"])]
@@ -293,6 +296,8 @@ class DynamometryMeasurement(models.Model):
     side = models.CharField(max_length=5, choices=Side.choices)
     kg = models.DecimalField(max_digits=5, decimal_places=1)
 
+    history = audited_history()
+
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["assessment", "muscle_group", "side"], name="dynamometry_unique"),
@@ -354,6 +359,8 @@ class ManualMuscleTest(models.Model):
     muscle = models.CharField(max_length=30, choices=MmtMuscle.choices)
     side = models.CharField(max_length=7, choices=MmtSide.choices)
     grade = models.CharField(max_length=2, choices=[(grade, grade) for grade in MRC_GRADES])
+
+    history = audited_history()
 
     class Meta:
         constraints = [
@@ -442,6 +449,8 @@ class Milestone(RegistryRecord):
     skipped = models.BooleanField(default=False, help_text="This step never happened (e.g. went straight to a walker).")
     derived_from = models.ForeignKey(Assessment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     review_flags = models.JSONField(default=list, blank=True, editable=False)
+
+    history = audited_history()
 
     class Meta:
         constraints = [

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django_countries.fields import CountryField
 
+from registry.audit import audited_history
 from registry.models import DatePrecision, RegistryRecord, YesNoUnknown
 
 
@@ -92,6 +93,8 @@ class Patient(RegistryRecord):
         help_text="IANA time zone the patient lives in (e.g. Asia/Tokyo); blank means the registry's own.",
     )
 
+    history = audited_history()
+
     class Meta:
         ordering = ["id"]
         indexes = [models.Index(fields=["status"]), models.Index(fields=["country"])]
@@ -127,6 +130,8 @@ class PatientIdentity(models.Model):
     national_id = models.CharField(max_length=64, blank=True)
     hospital_id = models.CharField(max_length=64, blank=True)
 
+    history = audited_history()
+
     class Meta:
         verbose_name_plural = "patient identities"
 
@@ -143,6 +148,8 @@ class EnrollmentEvent(models.Model):
     reason = models.CharField(max_length=300, blank=True)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
     recorded_at = models.DateTimeField(auto_now_add=True)
+
+    history = audited_history()
 
     class Meta:
         ordering = ["patient_id", "effective_date", "id"]
@@ -200,6 +207,8 @@ class Diagnosis(RegistryRecord):
     rimmed_vacuoles = models.CharField(max_length=10, choices=YesNoUnknown.choices, default=YesNoUnknown.UNKNOWN)
     ck_at_diagnosis = models.PositiveIntegerField(null=True, blank=True, help_text="U/L")
     review_flags = models.JSONField(default=list, blank=True, editable=False)
+
+    history = audited_history()
 
     class Meta:
         verbose_name_plural = "diagnoses"
@@ -271,6 +280,8 @@ class Genotype(RegistryRecord):
     second_allele_not_found = models.BooleanField(default=False)
     zygosity = models.CharField(max_length=30, choices=Zygosity.choices, editable=False)
 
+    history = audited_history()
+
     class Meta:
         indexes = [models.Index(fields=["allele1", "allele2"])]
         constraints = [
@@ -303,6 +314,8 @@ class ConsentDocument(models.Model):
         help_text="Patients who consented under an earlier version of this code must consent again to this one.",
     )
 
+    history = audited_history()
+
     class Meta:
         constraints = [models.UniqueConstraint(fields=["code", "version"], name="consent_document_version_unique")]
         ordering = ["code", "effective_from"]
@@ -321,6 +334,8 @@ class ConsentGrant(models.Model):
     withdrawn_on = models.DateField(null=True, blank=True)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
     recorded_at = models.DateTimeField(auto_now_add=True)
+
+    history = audited_history()
 
     class Meta:
         constraints = [
@@ -351,6 +366,8 @@ class Treatment(RegistryRecord):
     start_date_precision = models.CharField(max_length=5, choices=DatePrecision.choices)
     stop_date = models.DateField(null=True, blank=True)
     stop_date_precision = models.CharField(max_length=5, choices=DatePrecision.choices, blank=True)
+
+    history = audited_history()
 
     class Meta:
         ordering = ["patient_id", "start_date", "id"]

@@ -6,6 +6,8 @@ later issue) will write through them. Until then staff correct data through the 
 
 from django.contrib import admin
 
+from registry.history import history_models
+from registry.models import AuditEvent
 from registry.roles import is_staff_member
 
 
@@ -50,3 +52,23 @@ class ReadOnlyInlineMixin:
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+# --- The audit trail: shown to staff, never added to, changed or deleted here (docs/audit.md) ---
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(StaffReadOnlyAdmin):
+    list_display = ("at", "kind", "username", "via", "target_type", "target_id")
+    list_filter = ("kind", "via")
+    search_fields = ("username", "target_id")
+
+
+class RecordHistoryAdmin(StaffReadOnlyAdmin):
+    list_display = ("history_date", "history_type", "history_username", "via", "__str__")
+    list_filter = ("history_type", "via")
+    search_fields = ("history_username",)
+
+
+for _history in history_models():
+    admin.site.register(_history, RecordHistoryAdmin)

@@ -25,6 +25,7 @@ from django.utils import timezone
 from kombu.exceptions import KombuError
 from redis.exceptions import RedisError
 
+from registry.audit import EventKind, audit_log
 from registry.errors import ValidationError
 from registry.roles import RESEARCHER, user_roles
 from research import package
@@ -173,6 +174,7 @@ def export_request(
     export = ResearchExport.objects.create(
         project=project, requested_by=requested_by, cohort=cohort_clean(cohort), include_ancestry=include_ancestry
     )
+    audit_log(EventKind.EXPORT_REQUESTED, user=requested_by, target=export, detail={"project": project.pk})
     # After commit, or the worker could look for a row it cannot see yet. Robust: a broker
     # failure is already handled inside, and nothing may turn a recorded request into a 500.
     transaction.on_commit(functools.partial(export_enqueue, export_id=export.pk), robust=True)
@@ -558,4 +560,5 @@ def export_download_open(*, export_id: int, user, token: str):
         raise PermissionDenied(_agreement_ended_message(export.project))
     handle = package_open(export.file_name)
     ExportDownload.objects.create(export=export, user=user)
+    audit_log(EventKind.EXPORT_DOWNLOADED, user=user, target=export, detail={"project": export.project_id})
     return export, handle
