@@ -603,6 +603,88 @@ def assessment_delete(*, assessment: Assessment, expected_version: int) -> None:
     milestones_derive(patient=patient)
 
 
+# --- Restoring a deleted assessment (docs/consent.md, "Restoring a deleted assessment") --------------
+
+RESTORED_REASON = "restored"
+MMT_FIELDS = ("muscle", "side", "grade")
+
+
+@transaction.atomic
+def assessment_restore(*, assessment_uuid, restored_by) -> Assessment:
+    """Bring back a deleted assessment from the audit trail: same id, the values it had when deleted,
+    its measurements, checked by today's rules as a new entry would be, and milestones derived again.
+
+    The values come from the history row written by the deletion (the record as it was then). The
+    version continues from the deleted one, so a client still holding the old ETag cannot overwrite
+    the restored record unknowingly; `created_at` is kept, so a patient's correction window does
+    not open again.
+    """
+    _refuse_if_present(assessment_uuid)
+    deleted = (
+        Assessment.history.filter(uuid=assessment_uuid, history_type="-")
+        .order_by("-history_date", "-history_id")
+        .first()
+    )
+    if deleted is None:
+        raise Assessment.DoesNotExist("No deleted assessment has this id.")
+    patient = Patient.objects.filter(pk=deleted.patient_id).first()
+    if patient is None:
+        raise Assessment.DoesNotExist("The patient of this assessment no longer exists.")
+    if patient.erased_at is not None:
+        raise ValidationError({"id": _("The patient's record was erased on request; nothing is restored to it.")})
+    patient = patient_lock(patient_id=patient.pk)
+    _refuse_if_present(assessment_uuid)  # again under the patient's lock: of two restores, one wins
+    record = PatientRecord.load(patient)
+    values = {name: getattr(deleted, name) for name in ASSESSMENT_FIELDS}
+    dynamometry, manual_muscle_tests = _measurements_when_deleted(deleted)
+    values |= assessment_validate(patient, values, dynamometry, record=record, manual_muscle_tests=manual_muscle_tests)
+    assessment = Assessment(
+        patient=patient,
+        uuid=deleted.uuid,
+        version=deleted.version + 1,
+        entered_by_id=deleted.entered_by_id,
+        **values,
+    )
+    assessment._history_user = restored_by
+    assessment._change_reason = RESTORED_REASON  # the trail tells a restore from a new entry
+    assessment.save()
+    Assessment.objects.filter(pk=assessment.pk).update(created_at=deleted.created_at)  # auto_now_add overrode it
+    assessment.created_at = deleted.created_at
+    _replace_dynamometry(assessment, dynamometry)
+    _replace_manual_muscle_tests(assessment, manual_muscle_tests)
+    record.assessments.append({name: getattr(assessment, name) for name in HISTORY_FIELDS})
+    milestones_derive(patient=patient, record=record)
+    return assessment
+
+
+def _refuse_if_present(assessment_uuid) -> None:
+    if Assessment.objects.filter(uuid=assessment_uuid).exists():
+        raise ValidationError({"id": _("This assessment exists: it was never deleted, or was restored already.")})
+
+
+def _measurements_when_deleted(deleted) -> tuple[list[dict], list[dict]]:
+    """The dynamometry and muscle grades the assessment had when it was deleted, from their history.
+
+    Measurements deleted along with the assessment have deletion rows written after the assessment's
+    last save: measurements replaced by an update were deleted before that update saved the
+    assessment. (Measurements are stored in bulk, so their history holds deletions, not creations.)
+    """
+    last_save = (
+        Assessment.history.filter(id=deleted.id)
+        .exclude(history_type="-")
+        .order_by("-history_date", "-history_id")
+        .values_list("history_date", flat=True)
+        .first()
+    )
+    found = []
+    for model, fields in ((DynamometryMeasurement, ("muscle_group", "side", "kg")), (ManualMuscleTest, MMT_FIELDS)):
+        rows = model.history.filter(assessment_id=deleted.id, history_type="-", history_date__lte=deleted.history_date)
+        if last_save is not None:
+            rows = rows.filter(history_date__gt=last_save)
+        found.append(list(rows.order_by("history_id").values(*fields)))
+    return found[0], found[1]
+
+
 # --- Patients' own reports (docs/patient-reports.md) --------------------------------------------
 
 

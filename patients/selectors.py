@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from patients.models import ConsentGrant, EnrollmentStatus, Patient
-from registry.dates import PartialDate, add_years, age_in_years, years_between
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+
+from patients.models import ConsentDocument, ConsentGrant, ConsentPurpose, EnrollmentStatus, Patient
+from registry.dates import PartialDate, add_years, age_in_years, today, years_between
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,52 @@ def consent_is_active(*, patient: Patient, purpose: str, on: dt.date) -> bool:
         .exclude(withdrawn_on__lte=on)
         .exists()
     )
+
+
+def consent_grants_active(on: dt.date) -> Q:
+    """`consent_is_active` as a filter on grants: given by `on` and not withdrawn by then."""
+    return Q(granted_on__lte=on) & (Q(withdrawn_on__isnull=True) | Q(withdrawn_on__gt=on))
+
+
+def patients_needing_reconsent(document: ConsentDocument) -> QuerySet:
+    """Patients asked to consent again by a new version that requires it, with the purposes to re-consent to.
+
+    Those with a consent active today under an earlier version of the same code (earlier by
+    `effective_from`) for a purpose this version asks for, and no grant at all under this version
+    (a grant later withdrawn is still an answer). Erased and deceased patients cannot be asked.
+
+    One query, ready to paginate: a row per patient, in the order they were registered, with
+    `patient_uuid` and a count per purpose (`reconsent_purposes` reads them). Counts rather than an
+    array aggregate, which PostgreSQL has and the SQLite database of `make run` does not.
+    """
+    if not document.requires_reconsent:
+        return ConsentGrant.objects.none()
+    answered = ConsentGrant.objects.filter(patient=OuterRef("patient"), document=document)
+    per_purpose = {
+        _PENDING.format(purpose): Count("id", filter=Q(purpose=purpose)) for purpose in ConsentPurpose.values
+    }
+    return (
+        ConsentGrant.objects.filter(
+            consent_grants_active(today()),
+            document__code=document.code,
+            document__effective_from__lt=document.effective_from,
+            purpose__in=document.purposes,
+            patient__erased_at__isnull=True,
+        )
+        .exclude(patient__status=EnrollmentStatus.DECEASED)
+        .exclude(Exists(answered))
+        .values("patient_id")
+        .annotate(patient_uuid=F("patient__uuid"), **per_purpose)
+        .order_by("patient_id")
+    )
+
+
+_PENDING = "pending_{}"
+
+
+def reconsent_purposes(row: dict) -> list[str]:
+    """The purposes to ask about again, from a row of `patients_needing_reconsent`, in the registry's order."""
+    return [purpose for purpose in ConsentPurpose.values if row.get(_PENDING.format(purpose))]
 
 
 @dataclass(frozen=True)

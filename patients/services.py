@@ -12,6 +12,7 @@ from django.db.models import Min
 from patients.models import (
     ConsentDocument,
     ConsentGrant,
+    ConsentPurpose,
     Diagnosis,
     EnrollmentEvent,
     EnrollmentStatus,
@@ -249,7 +250,7 @@ def _consent_end_all(*, patient: Patient, on: dt.date) -> None:
                 "after this withdrawal date; date the withdrawal on or after it."
             }
         )
-    active.update(withdrawn_on=on)
+    _end_grants(list(active), on=on)
 
 
 # --- Diagnosis --------------------------------------------------------------------------------
@@ -581,11 +582,50 @@ def treatment_delete(*, treatment: Treatment, expected_version: int) -> None:
 # --- Consent ----------------------------------------------------------------------------------
 
 
+CONSENT_DOCUMENT_FIELDS = ("code", "version", "title", "effective_from", "purposes", "text", "requires_reconsent")
+
+
+@transaction.atomic
+def consent_document_create(*, data: dict) -> ConsentDocument:
+    """Publish a version of a consent document.
+
+    Documents are never edited: patients consented to the words they read, so a change of wording
+    is a new version (docs/consent.md). Versions of one code are ordered by `effective_from`,
+    which is why two versions cannot take effect on the same day.
+    """
+    values = {name: data[name] for name in CONSENT_DOCUMENT_FIELDS if name in data}
+    code, version = values["code"], values["version"]
+    purposes = values.get("purposes") or []
+    unknown = sorted(set(purposes) - set(ConsentPurpose.values))
+    if not purposes or unknown:
+        raise ValidationError(
+            {"purposes": "Name the purposes this document asks consent for, from: " + ", ".join(ConsentPurpose.values)}
+        )
+    values["purposes"] = [purpose for purpose in ConsentPurpose.values if purpose in purposes]
+    versions = list(ConsentDocument.objects.filter(code=code).order_by("effective_from"))
+    errors = {}
+    if any(document.version == version for document in versions):
+        errors["version"] = f"Version {version} of {code} already exists; a change of wording is a new version."
+    same_day = next((d for d in versions if d.effective_from == values["effective_from"]), None)
+    if same_day:
+        errors["effective_from"] = f"Version {same_day.version} of {code} already takes effect on that day."
+    if values.get("requires_reconsent") and not any(d.effective_from < values["effective_from"] for d in versions):
+        errors["requires_reconsent"] = (
+            f"No earlier version of {code} takes effect before this one; nobody can re-consent."
+        )
+    if errors:
+        raise ValidationError(errors)
+    return ConsentDocument.objects.create(**values)
+
+
 @transaction.atomic
 def consent_grant(
     *, patient: Patient, document: ConsentDocument, purposes: list[str], granted_on: dt.date, recorded_by=None
 ) -> list[ConsentGrant]:
     """Record consent to some of a document's purposes (each purpose is granted separately)."""
+    if patient.erased_at is not None:
+        # docs/consent.md, "Erasure": there is nobody left to have consented.
+        raise ValidationError({"patient": "This patient's record was erased on request; consent cannot be recorded."})
     _check_consent_grant(document, purposes, granted_on)
     grants = []
     for purpose in purposes:
@@ -622,13 +662,29 @@ def _check_consent_withdrawal(withdrawn_on: dt.date, granted_on: dt.date | None 
 
 
 @transaction.atomic
-def consent_withdraw(*, patient: Patient, purpose: str, withdrawn_on: dt.date) -> int:
-    """Withdraw every active grant of a purpose; returns how many were active."""
+def consent_withdraw(*, patient: Patient, purpose: str, withdrawn_on: dt.date, require_active: bool = False) -> int:
+    """Withdraw every active grant of a purpose; returns how many were active.
+
+    With `require_active`, having nothing to withdraw is an error: staff recording a withdrawal
+    from paper should learn that the registry held no such consent, rather than see it accepted.
+    """
     _check_consent_withdrawal(withdrawn_on)
     active = ConsentGrant.objects.select_for_update().filter(patient=patient, purpose=purpose, withdrawn_on=None)
-    for grant in active:
+    grants = list(active)
+    if require_active and not grants:
+        raise ValidationError({"purpose": f"The patient has no active consent for {purpose} to withdraw."})
+    for grant in grants:
         _check_consent_withdrawal(withdrawn_on, grant.granted_on)
-    return active.update(withdrawn_on=withdrawn_on)
+    _end_grants(grants, on=withdrawn_on)
+    return len(grants)
+
+
+def _end_grants(grants: list[ConsentGrant], *, on: dt.date) -> None:
+    """Saved one by one, not with a queryset update: each withdrawal gets its row in the audit
+    trail (docs/audit.md), which a bulk update would bypass. A patient has a handful of grants."""
+    for grant in grants:
+        grant.withdrawn_on = on
+        grant.save(update_fields=["withdrawn_on"])
 
 
 # --- Bulk inserts of new patients (the demo cohort) ---------------------------------------------

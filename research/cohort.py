@@ -227,7 +227,11 @@ def research_consent_active(on: dt.date) -> Exists:
 
 def cohort_patient_ids(cohort: dict, *, on: dt.date) -> list[int]:
     """Internal ids of the patients a cleaned definition selects, with research consent active `on`, sorted."""
-    patients = Patient.objects.filter(research_consent_active(on), status__in=cohort["statuses"])
+    # Erasure ends every consent already; the erased_at filter keeps an erased patient out even if a
+    # consent were recorded for them afterwards by mistake (docs/consent.md, "Erasure").
+    patients = Patient.objects.filter(
+        research_consent_active(on), status__in=cohort["statuses"], erased_at__isnull=True
+    )
     patients = patients.filter(_genotype_filter(cohort))
     if cohort["onset_age_min"] is not None:
         patients = patients.filter(diagnosis__onset_age__gte=cohort["onset_age_min"])

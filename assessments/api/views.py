@@ -1,5 +1,6 @@
 from django.db.models import F
 from rest_framework import exceptions, status
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from assessments import services
@@ -124,6 +125,20 @@ class AssessmentViewSet(PatientScopedViewSet):
     def destroy(self, request, id=None):
         services.assessment_delete(assessment=self.get_object(), expected_version=self.expected_version())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @write_schema(None, s.AssessmentOutputSerializer, status_code=201)
+    @idempotent
+    @action(detail=True, methods=["post"])
+    def restore(self, request, id=None):
+        """Bring back an assessment that was deleted (staff only; docs/consent.md).
+
+        The id is the deleted assessment's, as listed among deleted records. It comes back with the
+        values and measurements it had when deleted, checked by the rules as a new entry would be
+        (400 naming the fields if it no longer fits the patient's record), and its milestones are
+        derived again. 404 if no assessment with this id was deleted; 400 if it exists.
+        """
+        assessment = services.assessment_restore(assessment_uuid=id, restored_by=request.user)
+        return self.respond(self._with_dynamometry(assessment), status.HTTP_201_CREATED)
 
 
 class MilestoneViewSet(PatientScopedViewSet):

@@ -2,8 +2,10 @@ import django_filters
 from django.db.models import Q
 from rest_framework.exceptions import ValidationError
 
-from patients.models import Diagnosis, Genotype, Patient, Treatment
+from patients.models import ConsentDocument, ConsentGrant, ConsentPurpose, Diagnosis, Genotype, Patient, Treatment
+from patients.selectors import consent_grants_active
 from patients.variants import VariantError, parse_variant
+from registry.dates import today
 
 
 class PatientFilter(django_filters.FilterSet):
@@ -50,3 +52,25 @@ class TreatmentFilter(PatientRecordFilter):
     class Meta:
         model = Treatment
         fields = ["patient", "kind", "in_clinical_trial"]
+
+
+class ConsentDocumentFilter(django_filters.FilterSet):
+    class Meta:
+        model = ConsentDocument
+        fields = ["code", "requires_reconsent"]
+
+
+class ConsentGrantFilter(PatientRecordFilter):
+    purpose = django_filters.ChoiceFilter(choices=ConsentPurpose.choices)
+    document = django_filters.NumberFilter(field_name="document_id")
+    active = django_filters.BooleanFilter(
+        method="filter_active", help_text="Given and not withdrawn as of today (true), or not (false)."
+    )
+
+    class Meta:
+        model = ConsentGrant
+        fields = ["patient", "purpose", "document", "active"]
+
+    def filter_active(self, queryset, name, value):
+        active = consent_grants_active(today())
+        return queryset.filter(active) if value else queryset.exclude(active)

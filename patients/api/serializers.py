@@ -6,6 +6,9 @@ from patients.models import (
     FIRST_SYMPTOM_HPO,
     AcmgClass,
     Ancestry,
+    ConsentDocument,
+    ConsentGrant,
+    ConsentPurpose,
     Diagnosis,
     EnrollmentEvent,
     EnrollmentStatus,
@@ -19,9 +22,9 @@ from patients.models import (
     TreatmentKind,
     Variant,
 )
-from patients.selectors import DiagnosisTimeline, diagnosis_timeline
+from patients.selectors import DiagnosisTimeline, diagnosis_timeline, reconsent_purposes
 from patients.services import IDENTITY_FIELDS
-from registry.api.fields import PartialDateField, UUIDRelatedField
+from registry.api.fields import PartialDateField, RelatedIdField, UUIDRelatedField
 from registry.api.serializers import (
     FieldsBuiltOnceMixin,
     LeanRepresentationMixin,
@@ -29,7 +32,7 @@ from registry.api.serializers import (
     RecordSerializer,
     ReviewFlagsField,
 )
-from registry.dates import MAX_AGE_YEARS, PartialDate
+from registry.dates import MAX_AGE_YEARS, PartialDate, today
 from registry.models import YesNoUnknown
 
 # [shortest, longest]: what a partial date allows (docs/clinical-rules.md, "Partial dates").
@@ -80,6 +83,7 @@ class PatientOutputSerializer(RecordSerializer):
             "affected_relatives",
             "site",
             "status",
+            "erased_at",  # identity (and by policy clinical data) erased on request: docs/consent.md
             "enrollment_events",
             "identity",
         ]
@@ -324,3 +328,127 @@ class TreatmentInputSerializer(FieldsBuiltOnceMixin, TreatmentFieldsMixin, seria
 class TreatmentUpdateSerializer(TreatmentInputSerializer):
     class Meta(TreatmentInputSerializer.Meta):
         fields = TREATMENT_API_FIELDS
+
+
+# --- Consent (docs/consent.md) ----------------------------------------------------------------
+
+
+class ConsentDocumentOutputSerializer(LeanRepresentationMixin, FieldsBuiltOnceMixin, serializers.ModelSerializer):
+    purposes = serializers.ListField(child=serializers.ChoiceField(choices=ConsentPurpose.choices))
+
+    class Meta:
+        model = ConsentDocument
+        fields = ["id", "code", "version", "title", "effective_from", "purposes", "text", "requires_reconsent"]
+        read_only_fields = fields
+
+
+class ConsentDocumentInputSerializer(serializers.Serializer):
+    code = serializers.SlugField(max_length=60, help_text="The document's name, shared by all its versions.")
+    version = serializers.CharField(max_length=20)
+    title = serializers.CharField(max_length=200)
+    effective_from = serializers.DateField(help_text="First day on which consent can be given under this version.")
+    purposes = serializers.ListField(
+        child=serializers.ChoiceField(choices=ConsentPurpose.choices), min_length=1, max_length=len(ConsentPurpose)
+    )
+    text = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=100_000, trim_whitespace=False
+    )
+    requires_reconsent = serializers.BooleanField(
+        default=False, help_text="Patients who consented under an earlier version must consent again to this one."
+    )
+
+
+class ConsentGrantOutputSerializer(LeanRepresentationMixin, FieldsBuiltOnceMixin, serializers.ModelSerializer):
+    patient = RelatedIdField("patient")
+    document_code = serializers.CharField(source="document.code", read_only=True)
+    document_version = serializers.CharField(source="document.version", read_only=True)
+    recorded_by = serializers.CharField(source="recorded_by.username", read_only=True, allow_null=True, default=None)
+    active = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ConsentGrant
+        fields = [
+            "id",
+            "patient",
+            "document",
+            "document_code",
+            "document_version",
+            "purpose",
+            "granted_on",
+            "withdrawn_on",
+            "active",
+            "recorded_by",
+            "recorded_at",
+        ]
+        read_only_fields = fields
+
+    def get_active(self, grant) -> bool:
+        """Given and not withdrawn as of today (as `patients.selectors.consent_is_active`)."""
+        on = today()
+        return grant.granted_on <= on and (grant.withdrawn_on is None or grant.withdrawn_on > on)
+
+
+class ConsentGrantInputSerializer(serializers.Serializer):
+    """A consent given on paper, entered by staff: one grant per purpose ticked on the form."""
+
+    patient = UUIDRelatedField(queryset=Patient.objects.all())
+    document = serializers.PrimaryKeyRelatedField(
+        queryset=ConsentDocument.objects.all(), help_text="The id of the document version the patient signed."
+    )
+    purposes = serializers.ListField(
+        child=serializers.ChoiceField(choices=ConsentPurpose.choices), min_length=1, max_length=len(ConsentPurpose)
+    )
+    granted_on = serializers.DateField(help_text="The day the form was signed.")
+
+    def validate_purposes(self, value):
+        return sorted(set(value))
+
+
+class ConsentWithdrawalInputSerializer(serializers.Serializer):
+    patient = UUIDRelatedField(queryset=Patient.objects.all())
+    purpose = serializers.ChoiceField(choices=ConsentPurpose.choices)
+    withdrawn_on = serializers.DateField(help_text="The day the withdrawal takes effect.")
+
+
+class ReconsentPendingSerializer(serializers.Serializer):
+    """A row of `patients.selectors.patients_needing_reconsent`."""
+
+    patient = serializers.UUIDField(source="patient_uuid", help_text="The patient's registry id.")
+    purposes = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=ConsentPurpose.choices)))
+    def get_purposes(self, row):
+        """Purposes consented to under an earlier version that this version asks for again."""
+        return reconsent_purposes(row)
+
+
+# --- Erasure on request (docs/consent.md, "Erasure") ----------------------------------------------
+
+
+class ErasureInputSerializer(serializers.Serializer):
+    """Empty to ask for the statement and a confirmation token; the token and the registry id to erase."""
+
+    token = serializers.CharField(
+        required=False, allow_blank=True, max_length=1000, help_text="The confirmation token of the first step."
+    )
+    registry_id = serializers.CharField(
+        required=False, allow_blank=True, max_length=64, help_text="The patient's registry id, typed again."
+    )
+
+    def validate(self, data):
+        if data.get("token") and not data.get("registry_id"):
+            raise serializers.ValidationError({"registry_id": "Type the patient's registry id again to confirm."})
+        return data
+
+
+class ErasureStatementSerializer(serializers.Serializer):
+    policy = serializers.ChoiceField(choices=[("deidentify", "De-identify"), ("erase", "Erase")])
+    removes = serializers.ListField(child=serializers.CharField(), help_text="What the erasure will remove.")
+    keeps = serializers.ListField(child=serializers.CharField(), help_text="What it will keep.")
+    token = serializers.CharField(help_text="Send it back with the registry id to erase.")
+    expires_at = serializers.DateTimeField()
+
+
+class ErasureDoneSerializer(serializers.Serializer):
+    patient = serializers.UUIDField(help_text="The registry id of the erased patient.")
+    policy = serializers.ChoiceField(choices=[("deidentify", "De-identify"), ("erase", "Erase")])

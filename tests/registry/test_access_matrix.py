@@ -192,3 +192,74 @@ def test_research_endpoints(persona_clients, research_records, method, path, rol
         assert response.json()["error"]["status"] == response.status_code
     if response.status_code == 200 and "results" in response.json():
         assert len(response.json()["results"]) == 1
+
+
+# Consent, erasure and restoring a deleted assessment (docs/consent.md). Staff only, except that a
+# patient reads the consent documents and their own grants (another patient's answers 404). Bodies are
+# empty: a staff write that gets past the role check is refused by validation, so nothing changes.
+# The consent endpoints' fuller matrix, with the data each persona sees, is in
+# tests/patients/test_consent_api.py.
+CONSENT_AND_ERASURE_ENDPOINTS = {
+    ("get", "consent-documents/"): {"staff": 200, "patient": 200, "researcher": 403, "anonymous": 401},
+    ("get", "consent-documents/{document}/"): {"staff": 200, "patient": 200, "researcher": 403, "anonymous": 401},
+    ("post", "consent-documents/"): {"staff": 400, "patient": 403, "researcher": 403, "anonymous": 401},
+    ("patch", "consent-documents/{document}/"): {"staff": 405, "patient": 403, "researcher": 403, "anonymous": 401},
+    ("get", "consent-documents/{document}/reconsent-pending/"): {
+        "staff": 200,
+        "patient": 403,
+        "researcher": 403,
+        "anonymous": 401,
+    },
+    ("get", "consents/"): {"staff": 200, "patient": 200, "researcher": 403, "anonymous": 401},
+    ("get", "consents/{own_grant}/"): {"staff": 200, "patient": 200, "researcher": 403, "anonymous": 401},
+    ("get", "consents/{other_grant}/"): {"staff": 200, "patient": 404, "researcher": 403, "anonymous": 401},
+    ("post", "consents/"): {"staff": 400, "patient": 403, "researcher": 403, "anonymous": 401},
+    ("post", "consents/withdraw/"): {"staff": 400, "patient": 403, "researcher": 403, "anonymous": 401},
+    # The first step only answers with a statement and a token (202); nothing is erased without the second.
+    ("post", "patients/{own_patient}/erasure/"): {"staff": 202, "patient": 403, "researcher": 403, "anonymous": 401},
+    ("post", "patients/{other_patient}/erasure/"): {"staff": 202, "patient": 403, "researcher": 403, "anonymous": 401},
+    # Nothing deleted under this id: staff are told so (404); no one else gets that far.
+    ("post", "assessments/{own_patient}/restore/"): {"staff": 404, "patient": 403, "researcher": 403, "anonymous": 401},
+}
+
+
+@pytest.fixture
+def consent_records(own_patient, other_patient):
+    import datetime as dt
+
+    from patients.models import ConsentDocument
+    from patients.services import consent_grant
+
+    document = ConsentDocument.objects.create(
+        code="registry-consent", version="1", title="Consent", effective_from=dt.date(2020, 1, 1), purposes=["research"]
+    )
+    grant = {
+        patient: consent_grant(
+            patient=patient, document=document, purposes=["research"], granted_on=dt.date(2021, 1, 1)
+        )
+        for patient in (own_patient, other_patient)
+    }
+    return {
+        "document": document.pk,
+        "own_grant": grant[own_patient][0].pk,
+        "other_grant": grant[other_patient][0].pk,
+        "own_patient": own_patient.uuid,
+        "other_patient": other_patient.uuid,
+    }
+
+
+@pytest.mark.parametrize(("method", "path"), CONSENT_AND_ERASURE_ENDPOINTS)
+@pytest.mark.parametrize("role", ROLES)
+def test_consent_and_erasure_endpoints(persona_clients, consent_records, own_patient, method, path, role):
+    client = persona_clients[role]
+    url = "/api/v1/" + path.format(**consent_records)
+
+    response = client.get(url) if method == "get" else getattr(client, method)(url, {}, format="json")
+
+    assert response.status_code == CONSENT_AND_ERASURE_ENDPOINTS[(method, path)][role]
+    if response.status_code >= 400:
+        assert response.json()["error"]["status"] == response.status_code
+    if response.status_code == 200 and "results" in response.json() and path == "consents/":
+        assert len(response.json()["results"]) == (1 if role == "patient" else 2)
+    own_patient.refresh_from_db()
+    assert own_patient.erased_at is None
