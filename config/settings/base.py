@@ -3,6 +3,7 @@
 Each environment module (local, test, production) imports this one and changes only what differs.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -35,11 +36,18 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",  # API tokens, stored hashed, expiring (registry/tokens.py)
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    # Two-factor authentication (registry/twofactor/, docs/security.md).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "registry.twofactor",
+    "csp",  # Content-Security-Policy (django-csp); see CONTENT_SECURITY_POLICY
+    "simple_history",  # the audit trail's record history (registry/audit.py)
     "patients",
     "assessments",
     "research",
@@ -48,14 +56,20 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so that every answer of the application gets it, the JSON error pages too.
+    "registry.middleware.NoStoreMiddleware",
     "registry.api.middleware.ApiJsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "registry.api.middleware.RegistryCommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): passed the second factor
+    "registry.twofactor.middleware.TwoFactorRequiredMiddleware",
+    "registry.audit.AuditContextMiddleware",  # who and which path, for the audit trail
     "portal.middleware.PatientTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -94,6 +108,15 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Argon2 for new passwords. The others still check hashes made before it, and Django rehashes each
+# with Argon2 at that user's next login.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
 # django-axes first: a locked-out account is refused before its password is even hashed.
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 LOGIN_URL = "/accounts/login/"
@@ -104,8 +127,19 @@ LOGOUT_REDIRECT_URL = "/accounts/login/"
 LANGUAGE_CODE = "en"
 # Languages offered by the chooser on every page. Only English is shipped; a deployment adds one by
 # translating its catalogue (docs/i18n.md) and listing it here, e.g. REGISTRY_LANGUAGES=en,es,he.
-_LANGUAGE_NAMES = {"en": "English", "es": "Español", "fr": "Français", "de": "Deutsch", "he": "עברית",
-                   "ar": "العربية", "fa": "فارسی", "ja": "日本語", "ko": "한국어", "zh-hans": "简体中文", "hi": "हिन्दी"}
+_LANGUAGE_NAMES = {
+    "en": "English",
+    "es": "Español",
+    "fr": "Français",
+    "de": "Deutsch",
+    "he": "עברית",
+    "ar": "العربية",
+    "fa": "فارسی",
+    "ja": "日本語",
+    "ko": "한국어",
+    "zh-hans": "简体中文",
+    "hi": "हिन्दी",
+}
 LANGUAGES = [(code, _LANGUAGE_NAMES.get(code, code)) for code in env.list("REGISTRY_LANGUAGES", default=["en"])]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
@@ -119,7 +153,8 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "registry.api.authentication.RoleAwareTokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        # Session authentication that refuses a session still owing its second factor.
+        "registry.twofactor.authentication.TwoFactorSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": [
@@ -137,6 +172,15 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["registry.api.parsers.RegistryJSONParser"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "COERCE_DECIMAL_TO_STRING": False,
+}
+
+# API tokens (docs/accounts.md, "API tokens"): a token works for REGISTRY_TOKEN_TTL_HOURS after it is
+# issued, however much it is used (no sliding refresh), so a leaked token is useful for a bounded time.
+REGISTRY_TOKEN_TTL_HOURS = env.int("REGISTRY_TOKEN_TTL_HOURS", default=12)
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=REGISTRY_TOKEN_TTL_HOURS),
+    "AUTO_REFRESH": False,
+    "AUTH_HEADER_PREFIX": "Token",  # `Authorization: Token <token>`, as clients sent before knox
 }
 
 SPECTACULAR_SETTINGS = {
@@ -169,6 +213,7 @@ SPECTACULAR_SETTINGS = {
         "ExportStatusEnum": "research.models.ExportStatus.choices",
         "ExportableEnrollmentStatusEnum": "research.cohort.EXPORTABLE_STATUSES",
         "GenotypeGroupEnum": "research.cohort.GENOTYPE_GROUPS",
+        "ConsentPurposeEnum": "patients.models.ConsentPurpose.choices",
     },
 }
 
@@ -269,6 +314,11 @@ REGISTRY_REPORT_CORRECTION_DAYS = env.int("REGISTRY_REPORT_CORRECTION_DAYS", def
 REGISTRY_FOLLOW_UP_MONTHS = env.int("REGISTRY_FOLLOW_UP_MONTHS", default=6)
 # The consent document patients accept in the portal: its latest version in effect.
 REGISTRY_CONSENT_DOCUMENT = env.str("REGISTRY_CONSENT_DOCUMENT", default="registry-consent")
+# Erasure on request (docs/consent.md): "deidentify" removes identity and free text and keeps the
+# de-identified clinical data (never exported again); "erase" deletes the patient and all their data.
+REGISTRY_ERASURE_POLICY = env.str("REGISTRY_ERASURE_POLICY", default="deidentify")
+if REGISTRY_ERASURE_POLICY not in ("deidentify", "erase"):
+    raise environ.ImproperlyConfigured(f"REGISTRY_ERASURE_POLICY is deidentify or erase: {REGISTRY_ERASURE_POLICY!r}.")
 # Failed logins allowed per account and address before a cool-off (pages, admin and API token).
 REGISTRY_LOGIN_FAILURE_LIMIT = env.int("REGISTRY_LOGIN_FAILURE_LIMIT", default=5)
 REGISTRY_LOGIN_COOLOFF_MINUTES = env.int("REGISTRY_LOGIN_COOLOFF_MINUTES", default=15)
@@ -279,6 +329,27 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "registry.lockout.lockout_response"
 AXES_USERNAME_CALLABLE = "registry.lockout.username_of_attempt"
 AXES_IPWARE_PROXY_COUNT = env.int("NUM_PROXIES", default=0) or None
+
+# --- Account security (docs/security.md) ------------------------------------------------------
+# Two-factor authentication: required for staff and researchers when on (production.py turns it
+# on), optional for everyone otherwise.
+REGISTRY_REQUIRE_2FA = env.bool("REGISTRY_REQUIRE_2FA", default=False)
+OTP_TOTP_ISSUER = env.str("REGISTRY_TWO_FACTOR_ISSUER", default="GNE registry")  # the name apps show
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # the admin lists devices, never their keys or recovery codes
+# Scripts and styles from this site's own files only (no inline ones, so injected markup cannot run),
+# images also as data: URLs, no framing by other sites, forms posted only here. The API docs page
+# relaxes styles only (config/urls.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+        "base-uri": ["'none'"],
+    }
+}
+SECURE_REFERRER_POLICY = "same-origin"
 
 LOGGING = {
     "version": 1,
