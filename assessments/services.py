@@ -17,6 +17,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from simple_history.utils import bulk_create_with_history
 
 from assessments.models import (
     ABC_MAX_PERCENT,
@@ -53,6 +54,7 @@ from assessments.models import (
 from patients.models import Diagnosis, Patient, TreatmentKind
 from patients.selectors import DateLimits, onset_interval, patient_date_limits
 from patients.services import patient_lock
+from registry.audit import current_user
 from registry.dates import MAX_AGE_YEARS, PartialDate, add_years, age_in_years, life_date_error, today
 from registry.errors import RecordGoneError, ValidationError
 from registry.models import DatePrecision
@@ -520,14 +522,15 @@ def _assessment_validate(
 
 def _replace_dynamometry(assessment: Assessment, dynamometry: list[dict]) -> None:
     assessment.dynamometry.all().delete()
-    DynamometryMeasurement.objects.bulk_create(
-        DynamometryMeasurement(assessment=assessment, **row) for row in dynamometry
-    )
+    rows = [DynamometryMeasurement(assessment=assessment, **row) for row in dynamometry]
+    # With their history rows: the audit trail records measurements like every other clinical value.
+    bulk_create_with_history(rows, DynamometryMeasurement, default_user=current_user())
 
 
 def _replace_manual_muscle_tests(assessment: Assessment, rows: list[dict]) -> None:
     assessment.manual_muscle_tests.all().delete()
-    ManualMuscleTest.objects.bulk_create(ManualMuscleTest(assessment=assessment, **row) for row in rows)
+    grades = [ManualMuscleTest(assessment=assessment, **row) for row in rows]
+    bulk_create_with_history(grades, ManualMuscleTest, default_user=current_user())
 
 
 @transaction.atomic

@@ -2,6 +2,7 @@
 through the API, a page and an import alike; events; who may read it; and that nobody can change it."""
 
 import datetime as dt
+from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -397,3 +398,22 @@ def test_the_admin_shows_the_trail_but_offers_no_add_change_or_delete_even_to_a_
         assert page.get(url).status_code == 403
     edit = page.post(f"/admin/assessments/historicalassessment/{row.pk}/change/", {"falls_count": "99"})
     assert edit.status_code == 403
+
+
+def test_measurements_of_an_assessment_are_recorded_with_their_user_and_path(staff_user):
+    from assessments.models import DynamometryMeasurement, ManualMuscleTest
+    from assessments.services import assessment_create
+    from tests.factories import PatientFactory
+
+    patient = PatientFactory()
+    with audit_context(via="import", user=staff_user):
+        assessment = assessment_create(
+            patient=patient,
+            data={"assessment_date": dt.date(2024, 3, 1), "source": "clinician"},
+            dynamometry=[{"muscle_group": "hip_flexion", "side": "left", "kg": Decimal("12.5")}],
+            manual_muscle_tests=[{"muscle": "hip_flexion", "side": "left", "grade": "4-"}],
+        )
+
+    for model in (DynamometryMeasurement, ManualMuscleTest):
+        rows = list(model.history.filter(assessment_id=assessment.pk))
+        assert [(row.history_type, row.via, row.history_user_id) for row in rows] == [("+", "import", staff_user.pk)]
