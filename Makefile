@@ -25,7 +25,7 @@ run: install
 	$(PY) manage.py seed_demo --patients $(DEMO_PATIENTS) --if-empty --demo-users
 	@echo ""
 	@echo "  GNE registry on http://$(HOST):$(PORT)/  (log in at /accounts/login/; API docs /api/docs/, admin /admin/)"
-	@echo "  Demo logins (synthetic data only): demo.staff, demo.patient (portal /me/), demo.researcher (/research/)"
+	@echo "  Demo logins (synthetic data only): demo.staff (/staff/), demo.site-staff (one site only), demo.patient (portal /me/), demo.researcher (/research/)"
 	@echo "  password for each: demo-registry-pass"
 	@echo "  First real staff user: $(PY) manage.py createsuperuser"
 	@echo ""

@@ -51,6 +51,7 @@ from assessments.models import (
     TimedTestStatus,
     WheelchairUse,
 )
+from patients.access import can_see_patient
 from patients.models import Diagnosis, Patient, TreatmentKind
 from patients.selectors import DateLimits, onset_interval, patient_date_limits
 from patients.services import patient_lock
@@ -621,8 +622,15 @@ def assessment_restore(*, assessment_uuid, restored_by) -> Assessment:
     version continues from the deleted one, so a client still holding the old ETag cannot overwrite
     the restored record unknowingly; `created_at` is kept, so a patient's correction window does
     not open again.
+
+    `restored_by` sees only some patients when limited to some sites: another site's assessment is
+    answered as one never deleted (docs/sites.md), whether it was deleted or not, so that nothing
+    tells it is there. None (a script) sees every patient.
     """
-    _refuse_if_present(assessment_uuid)
+    present = Assessment.objects.filter(uuid=assessment_uuid).select_related("patient").first()
+    if present is not None:
+        _refuse_unless_visible(restored_by, present.patient)
+        _refuse_if_present(assessment_uuid)
     deleted = (
         Assessment.history.filter(uuid=assessment_uuid, history_type="-")
         .order_by("-history_date", "-history_id")
@@ -633,6 +641,7 @@ def assessment_restore(*, assessment_uuid, restored_by) -> Assessment:
     patient = Patient.objects.filter(pk=deleted.patient_id).first()
     if patient is None:
         raise Assessment.DoesNotExist("The patient of this assessment no longer exists.")
+    _refuse_unless_visible(restored_by, patient)
     if patient.erased_at is not None:
         raise ValidationError({"id": _("The patient's record was erased on request; nothing is restored to it.")})
     patient = patient_lock(patient_id=patient.pk)
@@ -658,6 +667,11 @@ def assessment_restore(*, assessment_uuid, restored_by) -> Assessment:
     record.assessments.append({name: getattr(assessment, name) for name in HISTORY_FIELDS})
     milestones_derive(patient=patient, record=record)
     return assessment
+
+
+def _refuse_unless_visible(user, patient: Patient) -> None:
+    if user is not None and not can_see_patient(user, patient):
+        raise Assessment.DoesNotExist("No deleted assessment has this id.")
 
 
 def _refuse_if_present(assessment_uuid) -> None:

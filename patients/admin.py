@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 
 from patients.models import (
     ConsentDocument,
@@ -9,10 +10,12 @@ from patients.models import (
     Patient,
     PatientIdentity,
     Site,
+    StaffSiteScope,
     Treatment,
     Variant,
 )
-from registry.admin import ReadOnlyInlineMixin, StaffEditableAdmin, StaffReadOnlyAdmin
+from registry.admin import ReadOnlyInlineMixin, StaffEditableAdmin, StaffReadOnlyAdmin, may_use_admin
+from registry.roles import STAFF
 
 
 class IdentityInline(ReadOnlyInlineMixin, admin.StackedInline):
@@ -83,3 +86,33 @@ class ConsentDocumentAdmin(StaffEditableAdmin):
     def has_change_permission(self, request, obj=None):
         # A document in use is never edited: a new wording is a new version.
         return super().has_change_permission(request, obj) and not (obj and obj.grants.exists())
+
+
+@admin.register(StaffSiteScope)
+class StaffSiteScopeAdmin(StaffEditableAdmin):
+    """Which sites a staff member is limited to (docs/sites.md). Staff without a scope are foundation-wide.
+
+    Taking sites away never widens access: a scope left with no site sees no patient. Deleting the
+    scope is what makes a member foundation-wide, and is allowed here, as only foundation-wide staff
+    (or a superuser) reach the admin at all.
+    """
+
+    list_display = ["user", "site_list"]
+    list_select_related = ["user"]
+    search_fields = ["user__username"]
+    filter_horizontal = ["sites"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("sites")
+
+    @admin.display(description="sites")
+    def site_list(self, scope) -> str:
+        return ", ".join(sorted(site.code for site in scope.sites.all())) or "none: sees no patient"
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "user":  # only staff members have a scope to set
+            kwargs["queryset"] = get_user_model().objects.filter(groups__name=STAFF).order_by("username")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_delete_permission(self, request, obj=None):
+        return may_use_admin(request.user)

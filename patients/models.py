@@ -371,3 +371,20 @@ class Treatment(RegistryRecord):
 
     class Meta:
         ordering = ["patient_id", "start_date", "id"]
+
+
+class StaffSiteScope(models.Model):
+    """Limits a staff member to the patients of some sites (sites as data-access groups).
+
+    Staff without a scope are foundation-wide. A scope with no site left sees no patient at all:
+    taking the last site away must never widen access. See docs/sites.md.
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="site_scope")
+    sites = models.ManyToManyField(Site, blank=True, related_name="+")
+
+    class Meta:
+        verbose_name = "staff site scope"
+
+    def __str__(self):
+        return f"Sites of {self.user}"

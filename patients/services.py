@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Min
 
+from patients.access import staff_site_ids
 from patients.models import (
     ConsentDocument,
     ConsentGrant,
@@ -28,6 +29,7 @@ from patients.variants import ParsedVariant, VariantError, parse_variant
 from registry.dates import MAX_AGE_YEARS, PartialDate, age_in_years, life_date_error, today
 from registry.errors import ValidationError
 from registry.records import apply_changes, lock_for_update
+from registry.roles import is_staff_member
 
 PATIENT_FIELDS = ("sex", "country", "ancestry", "consanguinity", "affected_relatives", "site")
 IDENTITY_FIELDS = (
@@ -88,9 +90,30 @@ def _check_identity_dates(identity: dict) -> None:
         raise ValidationError({f"identity.{key}": message for key, message in errors.items()})
 
 
+def _check_site_for(user, site) -> None:
+    """A staff member limited to some sites registers patients at, and moves them between, those sites only.
+
+    A site must be given: a patient without one would at once be hidden from the member who entered
+    them. docs/sites.md.
+    """
+    if user is None or not is_staff_member(user):
+        return
+    site_ids = staff_site_ids(user)
+    if site_ids is None:  # foundation-wide
+        return
+    if site is None:
+        raise ValidationError({"site": "Choose one of your sites: a patient without a site would be hidden from you."})
+    if site.pk not in site_ids:
+        raise ValidationError({"site": "You can only place patients at the sites you work for."})
+
+
 @transaction.atomic
 def patient_create(*, data: dict, identity: dict, recorded_by=None) -> Patient:
-    """Register a patient as a candidate; enrollment is a status change of its own."""
+    """Register a patient as a candidate; enrollment is a status change of its own.
+
+    `recorded_by` limited to some sites must place the patient at one of them (docs/sites.md).
+    """
+    _check_site_for(recorded_by, data.get("site"))
     _check_identity_dates(identity)
     patient = Patient.objects.create(**{key: data[key] for key in PATIENT_FIELDS if key in data})
     PatientIdentity.objects.create(patient=patient, **identity)
@@ -105,7 +128,13 @@ def patient_create(*, data: dict, identity: dict, recorded_by=None) -> Patient:
 
 
 @transaction.atomic
-def patient_update(*, patient: Patient, expected_version: int, data: dict, identity: dict | None = None) -> Patient:
+def patient_update(
+    *, patient: Patient, expected_version: int, data: dict, identity: dict | None = None, changed_by=None
+) -> Patient:
+    """Change a patient's record and identity. `changed_by` limited to some sites may move the patient
+    only to another of their sites (docs/sites.md); that they may see the patient at all is the caller's check."""
+    if "site" in data:
+        _check_site_for(changed_by, data["site"])
     patient = lock_for_update(patient, expected_version)
     if identity:
         current = PatientIdentity.objects.select_for_update().get(patient=patient)
@@ -195,7 +224,13 @@ def patient_change_status(
     if status == EnrollmentStatus.WITHDRAWN:
         _consent_end_all(patient=patient, on=effective_date)
     if status == EnrollmentStatus.DECEASED:
-        PatientIdentity.objects.filter(patient=patient, date_of_death__isnull=True).update(date_of_death=effective_date)
+        # Saved, not updated through a queryset: only a save writes the identity's history row (who
+        # set the date of death, through which path, and its value before). A date already recorded
+        # is kept.
+        identity = PatientIdentity.objects.select_for_update().filter(patient=patient).first()
+        if identity is not None and identity.date_of_death is None:
+            identity.date_of_death = effective_date
+            identity.save(update_fields=["date_of_death"])
     patient.status = status
     patient.version += 1
     patient.save(update_fields=["status", "version", "updated_at"])

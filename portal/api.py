@@ -1,16 +1,19 @@
 """`/api/v1/invitations/`: staff invite a patient to claim their record in the portal, and see the
-invitations sent. The rules (who can be invited, superseding, the email) are portal.invitations'."""
+invitations sent. The rules (who can be invited, superseding, the email) are portal.invitations'.
+A staff member limited to some sites invites, and sees the invitations of, their sites' patients only
+(docs/sites.md)."""
 
 import django_filters
 from django.db.models import F
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import exceptions, mixins, serializers, status, viewsets
+from rest_framework import exceptions, mixins, serializers, status
 from rest_framework.response import Response
 
+from patients.api.base import SiteScopedViewSet, VisiblePatientField
 from patients.models import Patient
 from portal import invitations
 from portal.models import Invitation
-from registry.api.fields import RelatedIdField, UUIDRelatedField
+from registry.api.fields import RelatedIdField
 from registry.api.idempotency import idempotent
 from registry.api.permissions import StaffOnly
 from registry.api.schema import ErrorSerializer
@@ -25,7 +28,7 @@ class EmailUnavailable(exceptions.APIException):
 
 
 class InvitationInputSerializer(serializers.Serializer):
-    patient = UUIDRelatedField(queryset=Patient.objects.all(), help_text="The id of the patient's record.")
+    patient = VisiblePatientField(queryset=Patient.objects.all(), help_text="The id of the patient's record.")
     email = serializers.EmailField(
         required=False, max_length=254, help_text="Where to send the link; the email on record if left out."
     )
@@ -50,14 +53,16 @@ class InvitationFilter(django_filters.FilterSet):
         fields = ["patient"]
 
 
-class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, SiteScopedViewSet):
     """Invitations to the patient portal. Creating one emails the patient a single-use link that
     expires; a new invitation makes the patient's earlier unused ones stop working."""
 
     permission_classes = [StaffOnly]
-    serializer_class = InvitationOutputSerializer
+    versioned_records = False  # never changed through the API
+    output_serializer = InvitationOutputSerializer
     queryset = Invitation.objects.annotate(patient_uuid=F("patient__uuid"))
     filterset_class = InvitationFilter
+    lookup_field = lookup_url_kwarg = "pk"
     lookup_value_regex = ID_PATTERN
     ordering_fields = ["created_at", "expires_at"]
     ordering = ["-created_at", "-id"]
@@ -76,7 +81,7 @@ class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         Refused (400) when the patient already has an account, is withdrawn or deceased, or has no
         address; 503 when the mail server fails, and then nothing is stored.
         """
-        serializer = InvitationInputSerializer(data=request.data)
+        serializer = InvitationInputSerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
         try:
             invitation = invitations.invitation_create(

@@ -2,21 +2,28 @@
 
 Clinical records are read-only here: their rules live in services, and the staff workspace (a
 later issue) will write through them. Until then staff correct data through the API.
+
+The admin lists every site's patients and has no site filter, so it is for foundation-wide staff
+(and superusers) only; staff limited to some sites get 403 on its pages (docs/sites.md).
 """
 
 from django.contrib import admin
 
+from registry.api.permissions import is_foundation_wide_staff
 from registry.history import history_models
 from registry.models import AuditEvent
-from registry.roles import is_staff_member
+
+
+def may_use_admin(user) -> bool:
+    return user.is_active and (user.is_superuser or is_foundation_wide_staff(user))
 
 
 class StaffReadOnlyAdmin(admin.ModelAdmin):
     def has_module_permission(self, request):
-        return is_staff_member(request.user)
+        return may_use_admin(request.user)
 
     def has_view_permission(self, request, obj=None):
-        return is_staff_member(request.user)
+        return may_use_admin(request.user)
 
     def has_add_permission(self, request):
         return False
@@ -32,10 +39,10 @@ class StaffEditableAdmin(StaffReadOnlyAdmin):
     """For reference data without cross-record rules (sites, consent document versions)."""
 
     def has_add_permission(self, request):
-        return is_staff_member(request.user)
+        return may_use_admin(request.user)
 
     def has_change_permission(self, request, obj=None):
-        return is_staff_member(request.user)
+        return may_use_admin(request.user)
 
 
 class ReadOnlyInlineMixin:

@@ -7,6 +7,7 @@ from django.contrib.auth.models import Group
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from patients.models import StaffSiteScope
 from registry import roles, tokens
 from tests import factories
 from tests.browser import browser  # noqa: F401 (the headless Chromium fixture of every browser test)
@@ -97,3 +98,29 @@ def persona_clients(staff_client, patient_client, researcher_client, anonymous_c
         "researcher": researcher_client,
         "anonymous": anonymous_client,
     }
+
+
+@pytest.fixture
+def site_staff_user(db):
+    """A staff member limited to the London site (docs/sites.md): sees only London's patients."""
+    user = _user_with_role("staff.lena", roles.STAFF)
+    scope = StaffSiteScope.objects.create(user=user)
+    scope.sites.add(factories.SiteFactory(code="london"))
+    return user
+
+
+@pytest.fixture
+def site_patient(db):
+    """A patient of the London site, whom `site_staff_user` may see."""
+    return factories.PatientFactory(site=factories.SiteFactory(code="london"))
+
+
+@pytest.fixture
+def elsewhere_patient(db):
+    """A patient of another site (Tel Aviv), hidden from `site_staff_user`."""
+    return factories.PatientFactory(site=factories.SiteFactory(code="tel-aviv", name="Tel Aviv clinic", country="IL"))
+
+
+@pytest.fixture
+def site_staff_client(site_staff_user):
+    return _client_for(site_staff_user)

@@ -17,8 +17,9 @@ from assessments.models import (
     Source,
 )
 from assessments.services import ASSESSMENT_FIELDS, DYNAMOMETRY_RANGE_KG, MEASURE_RANGES, PATIENT_REPORT_FIELDS
+from patients.api.base import VisiblePatientField
 from patients.models import Patient, TreatmentKind
-from registry.api.fields import PartialDateField, RelatedIdField, UUIDRelatedField
+from registry.api.fields import PartialDateField, RelatedIdField
 from registry.api.serializers import (
     FieldsBuiltOnceMixin,
     LeanRepresentationMixin,
@@ -29,7 +30,44 @@ from registry.api.serializers import (
 from registry.dates import MAX_AGE_YEARS
 
 
-class DynamometrySerializer(LeanRepresentationMixin, FieldsBuiltOnceMixin, serializers.ModelSerializer):
+class MeasurementRowMixin:
+    """Output of a measurement row read as a dict (`selectors.assessments_attach_measurements`).
+
+    The same output as DRF gives for the row as a model instance: each field's value is taken by the
+    field's name, and formatted by the field itself (`kg` quantized as a decimal). A choice field with
+    text keys would give back the stored value unchanged, so it is copied as it is. A model instance
+    still goes through the serializer's usual path.
+    """
+
+    def to_representation(self, row):
+        if not isinstance(row, dict):
+            return super().to_representation(row)
+        cls = type(self)
+        plan = cls.__dict__.get("_row_plan")
+        if plan is None:  # made once per class, as LeanRepresentationMixin's plan is
+            plan = cls._row_plan = self._row_plan_build()
+        names, formatted = plan
+        data = {name: row[name] for name in names}
+        for name, to_representation in formatted:
+            if data[name] is not None:
+                data[name] = to_representation(data[name])
+        return data
+
+    def _row_plan_build(self) -> tuple[list[str], list[tuple]]:
+        names, formatted = [], []
+        for field in self._readable_fields:
+            names.append(field.field_name)
+            stored_as_shown = type(field) is serializers.ChoiceField and all(
+                isinstance(key, str) for key in field.choices
+            )
+            if not stored_as_shown:
+                formatted.append((field.field_name, field.to_representation))
+        return names, formatted
+
+
+class DynamometrySerializer(
+    MeasurementRowMixin, LeanRepresentationMixin, FieldsBuiltOnceMixin, serializers.ModelSerializer
+):
     kg = serializers.DecimalField(
         max_digits=5, decimal_places=1, min_value=DYNAMOMETRY_RANGE_KG[0], max_value=DYNAMOMETRY_RANGE_KG[1]
     )
@@ -40,7 +78,9 @@ class DynamometrySerializer(LeanRepresentationMixin, FieldsBuiltOnceMixin, seria
         validators = []  # uniqueness per assessment is checked by the service, with a field path
 
 
-class ManualMuscleTestSerializer(LeanRepresentationMixin, FieldsBuiltOnceMixin, serializers.ModelSerializer):
+class ManualMuscleTestSerializer(
+    MeasurementRowMixin, LeanRepresentationMixin, FieldsBuiltOnceMixin, serializers.ModelSerializer
+):
     """One MRC grade: "0" to "5", with "4-" and "4+" (docs/clinical-rules.md, "Measures")."""
 
     class Meta:
@@ -105,7 +145,7 @@ def _treatments_taken_field() -> serializers.ListField:
 
 
 class AssessmentInputSerializer(FieldsBuiltOnceMixin, serializers.ModelSerializer):
-    patient = UUIDRelatedField(queryset=Patient.objects.all())
+    patient = VisiblePatientField(queryset=Patient.objects.all())
     devices = serializers.ListField(
         child=serializers.ChoiceField(choices=Device.choices), required=False, max_length=len(Device)
     )
@@ -135,7 +175,8 @@ class PatientReportInputSerializer(serializers.ModelSerializer):
     self-report fields only. Any other field is refused by name rather than silently dropped, so a
     client learns at once what a patient cannot report."""
 
-    patient = UUIDRelatedField(queryset=Patient.objects.none())
+    # Only the patient's own record is a known patient: another's id reads as "no such record".
+    patient = VisiblePatientField(queryset=Patient.objects.all())
     source = serializers.ChoiceField(
         choices=[(Source.PATIENT, Source.PATIENT.label)],
         required=False,
@@ -152,16 +193,6 @@ class PatientReportInputSerializer(serializers.ModelSerializer):
         model = Assessment
         fields = ["patient", "source", *PATIENT_REPORT_FIELDS]
         extra_kwargs = {name: kwargs for name, kwargs in _range_kwargs().items() if name in PATIENT_REPORT_FIELDS}
-
-    def get_fields(self):
-        fields = super().get_fields()
-        if "patient" in fields:
-            # Only the patient's own record is a known patient: another's id reads as "no such record".
-            request = self.context.get("request")
-            user = getattr(request, "user", None)
-            own = Patient.objects.filter(account=user) if user is not None and user.is_authenticated else None
-            fields["patient"].queryset = own if own is not None else Patient.objects.none()
-        return fields
 
     def to_internal_value(self, data):
         unknown = {}
@@ -215,7 +246,7 @@ class MilestoneOutputSerializer(PatientRefMixin, MilestoneFieldsMixin, RecordSer
 
 
 class MilestoneInputSerializer(FieldsBuiltOnceMixin, MilestoneFieldsMixin, serializers.ModelSerializer):
-    patient = UUIDRelatedField(queryset=Patient.objects.all())
+    patient = VisiblePatientField(queryset=Patient.objects.all())
     kind = serializers.ChoiceField(choices=MilestoneKind.choices)
 
     class Meta:

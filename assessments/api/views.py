@@ -8,13 +8,14 @@ from assessments.api import serializers as s
 from assessments.api.filters import AssessmentFilter, MilestoneFilter
 from assessments.models import Assessment, Milestone
 from assessments.selectors import assessments_attach_measurements
+from patients.api.base import SiteScopedViewSet
 from registry.api.idempotency import idempotent
 from registry.api.permissions import StaffOrOwnPatientReports
-from registry.api.views import PatientScopedViewSet, write_schema
+from registry.api.views import write_schema
 from registry.roles import is_staff_member
 
 
-class AssessmentViewSet(PatientScopedViewSet):
+class AssessmentViewSet(SiteScopedViewSet):
     """Repeated functional assessments. Totals, composites and review flags are computed.
 
     Staff record and change any assessment. A patient reads their own, sends their own reports and
@@ -135,13 +136,14 @@ class AssessmentViewSet(PatientScopedViewSet):
         The id is the deleted assessment's, as listed among deleted records. It comes back with the
         values and measurements it had when deleted, checked by the rules as a new entry would be
         (400 naming the fields if it no longer fits the patient's record), and its milestones are
-        derived again. 404 if no assessment with this id was deleted; 400 if it exists.
+        derived again. 404 if no assessment with this id was deleted; 400 if it exists. For staff limited
+        to some sites, another site's assessment, deleted or not, answers 404 (docs/sites.md).
         """
         assessment = services.assessment_restore(assessment_uuid=id, restored_by=request.user)
         return self.respond(self._with_dynamometry(assessment), status.HTTP_201_CREATED)
 
 
-class MilestoneViewSet(PatientScopedViewSet):
+class MilestoneViewSet(SiteScopedViewSet):
     """Milestones derived from assessments (read-only) and reported retrospectively."""
 
     queryset = Milestone.objects.annotate(patient_uuid=F("patient__uuid"), derived_from_uuid=F("derived_from__uuid"))

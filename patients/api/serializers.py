@@ -2,6 +2,7 @@ from django_countries.serializer_fields import CountryField
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from patients.api.base import VisiblePatientField
 from patients.models import (
     FIRST_SYMPTOM_HPO,
     AcmgClass,
@@ -24,7 +25,7 @@ from patients.models import (
 )
 from patients.selectors import DiagnosisTimeline, diagnosis_timeline, reconsent_purposes
 from patients.services import IDENTITY_FIELDS
-from registry.api.fields import PartialDateField, RelatedIdField, UUIDRelatedField
+from registry.api.fields import PartialDateField, RelatedIdField
 from registry.api.serializers import (
     FieldsBuiltOnceMixin,
     LeanRepresentationMixin,
@@ -97,7 +98,13 @@ class PatientInputSerializer(serializers.Serializer):
     )
     consanguinity = serializers.ChoiceField(choices=YesNoUnknown.choices, required=False)
     affected_relatives = serializers.ChoiceField(choices=YesNoUnknown.choices, required=False)
-    site = serializers.SlugRelatedField(slug_field="code", queryset=Site.objects.all(), required=False, allow_null=True)
+    site = serializers.SlugRelatedField(
+        slug_field="code",
+        queryset=Site.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="The site's code. Staff limited to some sites must give one of theirs (docs/sites.md).",
+    )
     identity = IdentitySerializer(required=False)
 
     def validate_ancestry(self, value):
@@ -202,7 +209,7 @@ _MISSING = object()
 
 
 class DiagnosisInputSerializer(FieldsBuiltOnceMixin, DiagnosisFieldsMixin, serializers.ModelSerializer):
-    patient = UUIDRelatedField(queryset=Patient.objects.all())
+    patient = VisiblePatientField(queryset=Patient.objects.all())
 
     class Meta:
         model = Diagnosis
@@ -285,7 +292,7 @@ class GenotypeOutputSerializer(PatientRefMixin, RecordSerializer):
 
 
 class GenotypeInputSerializer(serializers.Serializer):
-    patient = UUIDRelatedField(queryset=Patient.objects.all())
+    patient = VisiblePatientField(queryset=Patient.objects.all())
     allele1 = serializers.CharField(max_length=200, help_text="HGVS (c. and/or p.) or a legacy name such as M712T.")
     allele1_numbering = serializers.ChoiceField(choices=NUMBERING_CHOICES, default="auto")
     allele1_acmg_class = serializers.ChoiceField(choices=AcmgClass.choices, required=False, allow_blank=True)
@@ -317,7 +324,7 @@ class TreatmentOutputSerializer(PatientRefMixin, TreatmentFieldsMixin, RecordSer
 
 
 class TreatmentInputSerializer(FieldsBuiltOnceMixin, TreatmentFieldsMixin, serializers.ModelSerializer):
-    patient = UUIDRelatedField(queryset=Patient.objects.all())
+    patient = VisiblePatientField(queryset=Patient.objects.all())
     kind = serializers.ChoiceField(choices=TreatmentKind.choices)
 
     class Meta:
@@ -391,7 +398,7 @@ class ConsentGrantOutputSerializer(LeanRepresentationMixin, FieldsBuiltOnceMixin
 class ConsentGrantInputSerializer(serializers.Serializer):
     """A consent given on paper, entered by staff: one grant per purpose ticked on the form."""
 
-    patient = UUIDRelatedField(queryset=Patient.objects.all())
+    patient = VisiblePatientField(queryset=Patient.objects.all())
     document = serializers.PrimaryKeyRelatedField(
         queryset=ConsentDocument.objects.all(), help_text="The id of the document version the patient signed."
     )
@@ -405,7 +412,7 @@ class ConsentGrantInputSerializer(serializers.Serializer):
 
 
 class ConsentWithdrawalInputSerializer(serializers.Serializer):
-    patient = UUIDRelatedField(queryset=Patient.objects.all())
+    patient = VisiblePatientField(queryset=Patient.objects.all())
     purpose = serializers.ChoiceField(choices=ConsentPurpose.choices)
     withdrawn_on = serializers.DateField(help_text="The day the withdrawal takes effect.")
 

@@ -9,7 +9,9 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from patients import erasure, services
+from patients.access import limit_to_visible_patients
 from patients.api import serializers as s
+from patients.api.base import SiteScopedViewSet
 from patients.api.filters import (
     ConsentDocumentFilter,
     ConsentGrantFilter,
@@ -25,19 +27,20 @@ from registry.api.audit import HistoryEntrySerializer
 from registry.api.idempotency import idempotent
 from registry.api.permissions import StaffOnly, StaffOrOwnPatientReadOnly
 from registry.api.schema import ERROR_DESCRIPTIONS, ErrorSerializer
-from registry.api.views import PatientScopedViewSet, write_schema
+from registry.api.views import write_schema
 from registry.errors import ValidationError
 from registry.history import record_history
 
 ID_PATTERN = r"[0-9]{1,18}"  # ids beyond this would not fit the database's integer
 
 
-class PatientViewSet(PatientScopedViewSet):
+class PatientViewSet(SiteScopedViewSet):
     """Patients: identity (staff and the patient themself only) beside the clinical record."""
 
     queryset = Patient.objects.select_related("identity", "site").prefetch_related("enrollment_events")
     output_serializer = s.PatientOutputSerializer
     owner_lookup = "account"
+    patient_path = ""
     filterset_class = PatientFilter
     ordering_fields = ["created_at", "updated_at", "status", "country"]
     ordering = ["id"]
@@ -55,7 +58,13 @@ class PatientViewSet(PatientScopedViewSet):
         patient = self.get_object()
         data = self.input(s.PatientInputSerializer, partial=partial)
         identity = data.pop("identity", None)
-        services.patient_update(patient=patient, expected_version=self.expected_version(), data=data, identity=identity)
+        services.patient_update(
+            patient=patient,
+            expected_version=self.expected_version(),
+            data=data,
+            identity=identity,
+            changed_by=request.user,
+        )
         return self.respond(self.get_queryset().get(pk=patient.pk))
 
     @write_schema(s.PatientInputSerializer, s.PatientOutputSerializer)
@@ -76,7 +85,7 @@ class PatientViewSet(PatientScopedViewSet):
     @action(detail=True, methods=["get"], permission_classes=[StaffOnly], pagination_class=None, filter_backends=[])
     def history(self, request, id=None):
         """Every recorded change of this patient's records, oldest first, with old and new values (staff only)."""
-        patient = get_object_or_404(Patient.objects.only("id", "uuid"), uuid=id)
+        patient = get_object_or_404(self.limit_for_staff(Patient.objects.only("id", "uuid")), uuid=id)
         return Response(HistoryEntrySerializer(record_history(patient), many=True).data)
 
     @extend_schema(
@@ -110,7 +119,7 @@ class PatientViewSet(PatientScopedViewSet):
         return Response(s.ErasureDoneSerializer({"patient": patient.uuid, "policy": policy}).data)
 
 
-class DiagnosisViewSet(PatientScopedViewSet):
+class DiagnosisViewSet(SiteScopedViewSet):
     queryset = Diagnosis.objects.annotate(
         patient_uuid=F("patient__uuid"), patient_birth=F("patient__identity__date_of_birth")
     )
@@ -138,7 +147,7 @@ class DiagnosisViewSet(PatientScopedViewSet):
         return self.update(request, id=id, partial=True)
 
 
-class GenotypeViewSet(PatientScopedViewSet):
+class GenotypeViewSet(SiteScopedViewSet):
     queryset = Genotype.objects.select_related("allele1", "allele2").annotate(patient_uuid=F("patient__uuid"))
     output_serializer = s.GenotypeOutputSerializer
     filterset_class = GenotypeFilter
@@ -168,7 +177,7 @@ class GenotypeViewSet(PatientScopedViewSet):
         return self.update(request, id=id, partial=True)
 
 
-class TreatmentViewSet(PatientScopedViewSet):
+class TreatmentViewSet(SiteScopedViewSet):
     queryset = Treatment.objects.annotate(patient_uuid=F("patient__uuid"))
     output_serializer = s.TreatmentOutputSerializer
     filterset_class = TreatmentFilter
@@ -253,13 +262,14 @@ class ConsentDocumentViewSet(viewsets.GenericViewSet):
     )
     def reconsent_pending(self, request, id=None):
         """Patients who consented under an earlier version of this document and have not yet answered
-        this one, when it requires re-consent; with the purposes to ask about. Staff only."""
-        pending = patients_needing_reconsent(self.get_object())
+        this one, when it requires re-consent; with the purposes to ask about. Staff only, and a member
+        limited to some sites lists their sites' patients only (docs/sites.md)."""
+        pending = limit_to_visible_patients(patients_needing_reconsent(self.get_object()), request.user)
         page = self.paginate_queryset(pending)
         return self.get_paginated_response(s.ReconsentPendingSerializer(page, many=True).data)
 
 
-class ConsentViewSet(PatientScopedViewSet):
+class ConsentViewSet(SiteScopedViewSet):
     """Consent grants: one row per patient, document version and purpose, until withdrawn.
 
     Staff record a consent given on paper and a withdrawal; a patient reads their own grants.

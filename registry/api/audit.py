@@ -1,7 +1,8 @@
 """The audit trail, read through the API by staff (docs/audit.md, "Reading it"). Nothing here writes.
 
 `GET /api/v1/patients/{id}/history/` is an action of the patients' viewset and uses the serializer
-below; `GET /api/v1/audit/deleted/?type=assessment` is `DeletedRecordsView`.
+below; `GET /api/v1/audit/deleted/?type=assessment` is `DeletedRecordsView`, served as
+`patients.api.audit.SiteScopedDeletedRecordsView`, which limits staff to their sites' patients.
 """
 
 from drf_spectacular.types import OpenApiTypes
@@ -60,7 +61,11 @@ TYPE_PARAMETER = OpenApiParameter(
 
 
 class DeletedRecordsView(generics.ListAPIView):
-    """Records deleted, with every value they had, who deleted them, when and how (staff only)."""
+    """Records deleted, with every value they had, who deleted them, when and how (staff only).
+
+    Every deletion is listed here; `limit_for_staff` is where the patients app, which knows sites,
+    narrows them to the patients a staff member may see (docs/sites.md).
+    """
 
     permission_classes = [StaffOnly]
     serializer_class = DeletedRecordSerializer
@@ -72,5 +77,9 @@ class DeletedRecordsView(generics.ListAPIView):
         history = history_model_for(record_type)
         if history is None:
             raise ValidationError({"type": [f"Choose one of: {', '.join(record_types())}."]})
-        page = self.paginate_queryset(deleted_records(history))
+        page = self.paginate_queryset(self.limit_for_staff(history, deleted_records(history)))
         return self.get_paginated_response(self.get_serializer(deleted_records_describe(history, page), many=True).data)
+
+    def limit_for_staff(self, history, rows):
+        """The deletion rows (of `history`, a historical model) the staff member may see: here all of them."""
+        return rows

@@ -1,6 +1,17 @@
+from django.conf import settings
+from django.utils.module_loading import import_string
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from registry.roles import PATIENT, STAFF, is_staff_member, user_roles
+
+
+def is_foundation_wide_staff(user) -> bool:
+    """Staff whom no site limits (docs/sites.md): they alone act on what spans every site's patients.
+
+    Sites belong to the patients app, which this app may not import; the check is named in the
+    settings (REGISTRY_FOUNDATION_WIDE_CHECK) instead.
+    """
+    return is_staff_member(user) and import_string(settings.REGISTRY_FOUNDATION_WIDE_CHECK)(user)
 
 
 class StaffOrOwnPatientReadOnly(BasePermission):
@@ -43,3 +54,16 @@ class StaffOnly(BasePermission):
 
     def has_permission(self, request, view):
         return is_staff_member(request.user)
+
+
+class FoundationWideStaffOnly(StaffOnly):
+    """Staff whom no site limits: the tokens of other users, who may belong to any site. A site-limited
+    member gets 403 with the reason, patients and researchers as for `StaffOnly` (docs/sites.md)."""
+
+    message = "Only staff with access to every site can do this."
+
+    def has_permission(self, request, view):
+        if not super().has_permission(request, view):
+            self.message = StaffOnly.message
+            return False
+        return is_foundation_wide_staff(request.user)

@@ -21,11 +21,15 @@ def write_schema(request, response, *, status_code=200):
 
 
 class PatientScopedViewSet(viewsets.GenericViewSet):
-    """Records that belong to a patient: staff see all, a patient only their own.
+    """Records that belong to a patient: staff see those of the patients they may see, a patient only their own.
 
     Subclasses set `queryset` (with the joins its serializer needs), `output_serializer`, and
     `owner_lookup`, the ORM path from the record to the user account of its patient. Updates and
     deletes need If-Match (`versioned_records`); creates take an Idempotency-Key (`@idempotent`).
+
+    Which patients a staff member may see depends on their sites, which this app knows nothing of:
+    every endpoint subclasses `patients.api.base.SiteScopedViewSet`, which fills in `limit_for_staff`
+    (docs/sites.md; tests/registry/test_site_access.py fails for an API route that does not).
     """
 
     versioned_records = True
@@ -40,8 +44,12 @@ class PatientScopedViewSet(viewsets.GenericViewSet):
     def get_queryset(self):
         queryset = super().get_queryset()
         if is_staff_member(self.request.user):
-            return queryset
+            return self.limit_for_staff(queryset)
         return queryset.filter(**{self.owner_lookup: self.request.user})
+
+    def limit_for_staff(self, queryset):
+        """The rows a staff member may see; all of them here, narrowed to their sites by the patients app."""
+        return queryset
 
     def get_serializer_class(self):
         return self.output_serializer

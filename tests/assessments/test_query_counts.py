@@ -54,6 +54,8 @@ def many_records():
 
 # Token authentication reads the token, its user and the user's roles (EXISTS per role) at once.
 TOKEN = 'FROM "knox_authtoken" INNER JOIN "auth_user"'
+# Staff only: whether the member is limited to some sites' patients (docs/sites.md), read once per request.
+SITE_SCOPE = 'FROM "patients_staffsitescope"'
 
 
 def assert_queries(captured, *fragments):
@@ -69,16 +71,20 @@ ASSESSMENT_LIST = (
     'FROM "assessments_assessment" INNER JOIN "patients_patient"',
     'FROM "assessments_dynamometrymeasurement" WHERE "assessments_dynamometrymeasurement"."assessment_id" IN',
 )
+# What staff run: the same, with their site scope read after the token.
+STAFF_ASSESSMENT_LIST = (TOKEN, SITE_SCOPE, *ASSESSMENT_LIST[1:])
 # The child rows' query reads both tables at once.
 CHILD_ROWS_UNION = ') UNION ALL (SELECT "assessments_manualmuscletest"."assessment_id"'
 
 
 # Staff list of assessments, whatever the page size:
 #   1. token authentication with the user and their roles (knox_authtoken joined to auth_user)
-#   2. the page of assessments (one row more than the page, to know if there is a next page),
+#   2. the staff member's site scope (none: foundation-wide), which narrows the rows to their sites'
+#      patients (docs/sites.md); patients have no scope, so their lists skip this one
+#   3. the page of assessments (one row more than the page, to know if there is a next page),
 #      with their patient's public id joined in
-#   3. the page's dynamometry rows and manual muscle testing grades, in one query (UNION ALL)
-ASSESSMENT_LIST_QUERIES = 3
+#   4. the page's dynamometry rows and manual muscle testing grades, in one query (UNION ALL)
+ASSESSMENT_LIST_QUERIES = 4
 
 
 @pytest.mark.parametrize("page_size", [5, 50])
@@ -88,8 +94,8 @@ def test_assessment_list_query_count_does_not_grow_with_the_page(
     with django_assert_num_queries(ASSESSMENT_LIST_QUERIES) as captured:
         response = staff_client.get(f"/api/v1/assessments/?page_size={page_size}")
 
-    assert_queries(captured, *ASSESSMENT_LIST)
-    assert CHILD_ROWS_UNION in captured.captured_queries[2]["sql"]
+    assert_queries(captured, *STAFF_ASSESSMENT_LIST)
+    assert CHILD_ROWS_UNION in captured.captured_queries[3]["sql"]
     assert response.status_code == 200
     results = response.json()["results"]
     assert len(results) == page_size
@@ -101,14 +107,14 @@ def test_assessment_list_query_count_does_not_grow_with_the_page(
 def test_assessment_list_query_count_with_filters(staff_client, many_records, django_assert_num_queries):
     patient = many_records[0].patient
 
-    # Same three queries: the filters go into the row query.
+    # Same four queries: the filters go into the row query.
     with django_assert_num_queries(ASSESSMENT_LIST_QUERIES) as captured:
         response = staff_client.get(
             f"/api/v1/assessments/?patient={patient.uuid}&source=clinician&needs_review=false"
             "&date_from=2000-01-01&ordering=-assessment_date&page_size=50"
         )
 
-    assert_queries(captured, *ASSESSMENT_LIST)
+    assert_queries(captured, *STAFF_ASSESSMENT_LIST)
     assert len(response.json()["results"]) == 10
 
 
@@ -122,8 +128,8 @@ def test_assessment_list_as_a_patient_costs_the_same(
         )
         DynamometryMeasurement.objects.create(assessment=assessment, muscle_group="knee_flexion", side="left", kg=5)
 
-    # Same three: the patient filter is part of the row query.
-    with django_assert_num_queries(ASSESSMENT_LIST_QUERIES) as captured:
+    # One fewer than staff (no site scope to read); the patient filter is part of the row query.
+    with django_assert_num_queries(ASSESSMENT_LIST_QUERIES - 1) as captured:
         response = patient_client.get(f"/api/v1/assessments/?page_size={page_size}")
 
     assert_queries(captured, *ASSESSMENT_LIST)
@@ -132,19 +138,20 @@ def test_assessment_list_as_a_patient_costs_the_same(
 
 
 def test_assessment_list_with_an_empty_page_skips_the_measurements(staff_client, django_assert_num_queries):
-    # Token (with roles), the (empty) page. With no rows there are no measurements to read.
-    with django_assert_num_queries(2) as captured:
+    # Token (with roles), the site scope, the (empty) page. With no rows there are no measurements to read.
+    with django_assert_num_queries(3) as captured:
         response = staff_client.get("/api/v1/assessments/")
 
-    assert_queries(captured, *ASSESSMENT_LIST[:2])
+    assert_queries(captured, *STAFF_ASSESSMENT_LIST[:3])
     assert response.json()["results"] == []
 
 
 # Staff detail of an assessment:
 #   1. token authentication with the user and their roles
-#   2. the assessment, with its patient's public id joined in
-#   3. its dynamometry rows and manual muscle testing grades, in one query (UNION ALL)
-ASSESSMENT_DETAIL_QUERIES = 3
+#   2. the staff member's site scope (docs/sites.md)
+#   3. the assessment, with its patient's public id joined in
+#   4. its dynamometry rows and manual muscle testing grades, in one query (UNION ALL)
+ASSESSMENT_DETAIL_QUERIES = 4
 
 
 def test_assessment_detail_query_count(staff_client, many_records, django_assert_num_queries):
@@ -153,8 +160,8 @@ def test_assessment_detail_query_count(staff_client, many_records, django_assert
     with django_assert_num_queries(ASSESSMENT_DETAIL_QUERIES) as captured:
         response = staff_client.get(f"/api/v1/assessments/{assessment.uuid}/")
 
-    assert_queries(captured, TOKEN, *ASSESSMENT_LIST[1:])
-    assert CHILD_ROWS_UNION in captured.captured_queries[2]["sql"]
+    assert_queries(captured, *STAFF_ASSESSMENT_LIST)
+    assert CHILD_ROWS_UNION in captured.captured_queries[3]["sql"]
     assert response.status_code == 200
     assert len(response.json()["dynamometry"]) == 4
     assert len(response.json()["manual_muscle_tests"]) == 2
@@ -162,9 +169,10 @@ def test_assessment_detail_query_count(staff_client, many_records, django_assert
 
 # Staff list of milestones, whatever the page size:
 #   1. token authentication with the user and their roles
-#   2. the page of milestones (plus one row), with the public ids of their patient and of the
+#   2. the staff member's site scope (docs/sites.md)
+#   3. the page of milestones (plus one row), with the public ids of their patient and of the
 #      assessment they were derived from joined in
-MILESTONE_LIST_QUERIES = 2
+MILESTONE_LIST_QUERIES = 3
 
 
 @pytest.mark.parametrize("page_size", [5, 50])
@@ -179,16 +187,18 @@ def test_milestone_list_query_count_does_not_grow_with_the_page(
     assert_queries(
         captured,
         TOKEN,
+        SITE_SCOPE,
         'FROM "assessments_milestone" INNER JOIN "patients_patient"',
     )
-    assert 'LEFT OUTER JOIN "assessments_assessment"' in captured.captured_queries[1]["sql"]
+    assert 'LEFT OUTER JOIN "assessments_assessment"' in captured.captured_queries[2]["sql"]
     results = response.json()["results"]
     assert len(results) == page_size
     assert any(row["derived_from"] for row in results)
 
 
-# Staff detail of a milestone: token (with roles), the milestone joined to patient and derived_from.
-MILESTONE_DETAIL_QUERIES = 2
+# Staff detail of a milestone: token (with roles), the site scope (docs/sites.md), the milestone joined
+# to patient and derived_from.
+MILESTONE_DETAIL_QUERIES = 3
 
 
 def test_milestone_detail_query_count(staff_client, many_records, django_assert_num_queries):
@@ -197,5 +207,5 @@ def test_milestone_detail_query_count(staff_client, many_records, django_assert_
     with django_assert_num_queries(MILESTONE_DETAIL_QUERIES) as captured:
         response = staff_client.get(f"/api/v1/milestones/{milestone.uuid}/")
 
-    assert_queries(captured, TOKEN, 'FROM "assessments_milestone" INNER JOIN "patients_patient"')
+    assert_queries(captured, TOKEN, SITE_SCOPE, 'FROM "assessments_milestone" INNER JOIN "patients_patient"')
     assert response.json()["derived_from"] == str(milestone.derived_from.uuid)

@@ -1,7 +1,8 @@
 """Consent through the API (docs/consent.md): document versions, paper consents, withdrawals, re-consent.
 
 Who may do what: staff everything; a patient reads the documents and their own grants only (another
-patient's grant answers 404, as if it did not exist); a researcher nothing (403); anonymous 401.
+patient's grant answers 404, as if it did not exist); a researcher nothing (403); anonymous 401. The
+status codes of every endpoint for every persona are in tests/registry/test_access_matrix.py.
 """
 
 import datetime as dt
@@ -16,8 +17,6 @@ from registry.dates import today
 from tests.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db
-
-ROLES = ["staff", "patient", "researcher", "anonymous"]
 
 
 @pytest.fixture
@@ -51,46 +50,8 @@ def _grant(patient, document, purposes=("research",), on=dt.date(2021, 1, 1)):
 
 # --- Who may do what -----------------------------------------------------------------------------
 
-# (method, path) -> expected status by persona; {own} and {other} are grants of the patient persona and
-# of another patient. Bodies are empty: a write that gets past the role check is refused by validation.
-MATRIX = {
-    ("get", "consent-documents/"): {"staff": 200, "patient": 200, "researcher": 403, "anonymous": 401},
-    ("get", "consent-documents/{document}/"): {"staff": 200, "patient": 200, "researcher": 403, "anonymous": 401},
-    ("post", "consent-documents/"): {"staff": 400, "patient": 403, "researcher": 403, "anonymous": 401},
-    ("put", "consent-documents/{document}/"): {"staff": 405, "patient": 403, "researcher": 403, "anonymous": 401},
-    ("patch", "consent-documents/{document}/"): {"staff": 405, "patient": 403, "researcher": 403, "anonymous": 401},
-    ("delete", "consent-documents/{document}/"): {"staff": 405, "patient": 403, "researcher": 403, "anonymous": 401},
-    ("get", "consent-documents/{document}/reconsent-pending/"): {
-        "staff": 200,
-        "patient": 403,
-        "researcher": 403,
-        "anonymous": 401,
-    },
-    ("get", "consents/"): {"staff": 200, "patient": 200, "researcher": 403, "anonymous": 401},
-    ("get", "consents/{own}/"): {"staff": 200, "patient": 200, "researcher": 403, "anonymous": 401},
-    ("get", "consents/{other}/"): {"staff": 200, "patient": 404, "researcher": 403, "anonymous": 401},
-    ("post", "consents/"): {"staff": 400, "patient": 403, "researcher": 403, "anonymous": 401},
-    ("post", "consents/withdraw/"): {"staff": 400, "patient": 403, "researcher": 403, "anonymous": 401},
-    ("put", "consents/{own}/"): {"staff": 405, "patient": 403, "researcher": 403, "anonymous": 401},
-    ("delete", "consents/{own}/"): {"staff": 405, "patient": 403, "researcher": 403, "anonymous": 401},
-}
-
-
-@pytest.mark.parametrize(("method", "path"), MATRIX)
-@pytest.mark.parametrize("role", ROLES)
-def test_consent_access_matrix(clients, own_patient, other_patient, document, method, path, role):
-    own, other = _grant(own_patient, document)[0], _grant(other_patient, document)[0]
-    url = "/api/v1/" + path.format(document=document.pk, own=own.pk, other=other.pk)
-    client = clients[role]
-
-    response = client.get(url) if method == "get" else getattr(client, method)(url, {}, format="json")
-
-    assert response.status_code == MATRIX[(method, path)][role]
-    if response.status_code >= 400:
-        assert response.json()["error"]["status"] == response.status_code
-    # Nothing was changed by any of these.
-    assert ConsentDocument.objects.get().version == "1.0"
-    assert ConsentGrant.objects.filter(withdrawn_on=None).count() == 2
+# Which persona may call which consent endpoint, and what each answers, is part of the one access
+# matrix (tests/registry/test_access_matrix.py, PATIENT_RECORD_ENDPOINTS); here, what each one sees.
 
 
 def test_a_patient_lists_and_reads_only_their_own_grants(clients, own_patient, other_patient, document):
@@ -372,6 +333,8 @@ def test_nobody_is_pending_when_the_version_does_not_require_reconsent(clients, 
 # --- Queries -------------------------------------------------------------------------------------
 
 SESSION = ('FROM "django_session"', 'FROM "auth_user"', 'FROM "auth_group"')  # session, its user, the roles
+# Staff only: whether the member is limited to some sites (docs/sites.md), read once per request.
+SITE_SCOPE = 'FROM "patients_staffsitescope"'
 
 
 def assert_queries(captured, *fragments):
@@ -388,7 +351,7 @@ def test_reconsent_pending_queries_do_not_grow(clients, document, second_version
         _grant(PatientFactory(), document, ["research", "recontact"])
     url = f"/api/v1/consent-documents/{second_version.pk}/reconsent-pending/?page_size=10"
 
-    with django_assert_num_queries(len(SESSION) + 2) as captured:
+    with django_assert_num_queries(len(SESSION) + 3) as captured:
         response = clients["staff"].get(url)
 
     assert len(response.json()["results"]) == min(patients, 10)
@@ -396,6 +359,7 @@ def test_reconsent_pending_queries_do_not_grow(clients, document, second_version
         captured,
         *SESSION,
         'FROM "patients_consentdocument" WHERE "patients_consentdocument"."id" =',  # the document
+        SITE_SCOPE,
         'COUNT("patients_consentgrant"."id") FILTER',  # one page of patients, their purposes counted
     )
 
@@ -405,12 +369,12 @@ def test_grant_list_queries_do_not_grow(clients, document, django_assert_num_que
     for _ in range(patients):
         _grant(PatientFactory(), document, ["research", "recontact"])
 
-    with django_assert_num_queries(len(SESSION) + 1) as captured:
+    with django_assert_num_queries(len(SESSION) + 2) as captured:
         response = clients["staff"].get("/api/v1/consents/?page_size=20")
 
     assert len(response.json()["results"]) == min(2 * patients, 20)
     # One page of grants, document, recorder and patient id joined.
-    assert_queries(captured, *SESSION, 'FROM "patients_consentgrant" INNER JOIN "patients_patient"')
+    assert_queries(captured, *SESSION, SITE_SCOPE, 'FROM "patients_consentgrant" INNER JOIN "patients_patient"')
 
 
 def test_grant_and_document_detail_queries(clients, own_patient, document, django_assert_num_queries):

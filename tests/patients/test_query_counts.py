@@ -18,8 +18,10 @@ def _cohort(size):
         )
 
 
-# token lookup with the user's roles + the page's rows (+ prefetches named per endpoint)
-BASE = 2
+# token lookup with the user's roles + the staff member's site scope (none here: foundation-wide; read
+# once per request to limit staff to their sites' patients, docs/sites.md) + the page's rows (+ prefetches
+# named per endpoint)
+BASE = 3
 LIST_QUERIES = {
     "patients": BASE + 1,  # + enrollment events prefetch (identity and site are joined)
     "diagnoses": BASE,  # patient joined
@@ -40,10 +42,11 @@ def test_list_queries_do_not_grow_with_page_size(staff_client, django_assert_num
 @pytest.mark.parametrize(
     ("resource", "queries"),
     [
-        ("patients", 3),  # token with roles, the patient with identity and site, enrollment events
-        ("diagnoses", 2),  # token with roles, the diagnosis with its patient
-        ("genotypes", 2),  # token with roles, the genotype with patient and variants
-        ("treatments", 2),
+        # Each: the token with roles, then the site scope (docs/sites.md), then
+        ("patients", 4),  # the patient with identity and site, enrollment events
+        ("diagnoses", 3),  # the diagnosis with its patient
+        ("genotypes", 3),  # the genotype with patient and variants
+        ("treatments", 3),
     ],
 )
 def test_detail_queries(staff_client, django_assert_num_queries, resource, queries):

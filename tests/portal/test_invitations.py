@@ -185,8 +185,9 @@ def test_the_link_uses_the_public_url_when_there_is_no_request(patient, settings
 
 # --- Reading invitations ----------------------------------------------------------------------
 
-# token with the user's roles, then the page of invitations with their patient's uuid
-LIST_QUERIES = 2
+# token with the user's roles, the staff member's site scope (docs/sites.md: a site-limited member sees
+# their sites' invitations only), then the page of invitations with their patient's uuid
+LIST_QUERIES = 3
 
 
 @pytest.mark.parametrize("count", [1, 6])
@@ -220,8 +221,8 @@ def test_staff_filter_invitations_by_patient(staff_client, staff_user, patient):
 def test_staff_read_one_invitation_in_fixed_queries(staff_client, staff_user, patient, django_assert_num_queries):
     invitation = invitations.invitation_create(patient=patient, created_by=staff_user)
 
-    # token with the user's roles, then the invitation with its patient's uuid
-    with django_assert_num_queries(2):
+    # token with the user's roles, the site scope (docs/sites.md), then the invitation with its patient's uuid
+    with django_assert_num_queries(3):
         response = staff_client.get(f"{URL}{invitation.pk}/")
 
     assert response.status_code == 200

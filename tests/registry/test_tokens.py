@@ -424,15 +424,17 @@ def test_staff_token_list_query_count(staff_client, nurse, django_assert_num_que
         token_create(user=nurse)
 
     #   1. token authentication with the user and their roles (knox_authtoken joined to auth_user)
-    #   2. the user named in the path
-    #   3. the page of their live tokens
-    with django_assert_num_queries(3) as captured:
+    #   2. the caller's site scope: only foundation-wide staff manage other users' tokens (docs/sites.md)
+    #   3. the user named in the path
+    #   4. the page of their live tokens
+    with django_assert_num_queries(4) as captured:
         response = staff_client.get(user_tokens(nurse))
 
     sqls = [query["sql"] for query in captured.captured_queries]
     assert 'FROM "knox_authtoken" INNER JOIN "auth_user"' in sqls[0] and "string_agg" in sqls[0]
-    assert 'FROM "auth_user" WHERE "auth_user"."username" =' in sqls[1]
-    assert 'FROM "knox_authtoken" WHERE ("knox_authtoken"."expiry" >' in sqls[2]
+    assert 'FROM "patients_staffsitescope"' in sqls[1]
+    assert 'FROM "auth_user" WHERE "auth_user"."username" =' in sqls[2]
+    assert 'FROM "knox_authtoken" WHERE ("knox_authtoken"."expiry" >' in sqls[3]
     assert len(response.json()["results"]) == tokens
 
 

@@ -8,12 +8,14 @@ from django.utils import timezone
 
 from demo.cohort import DEMO_PASSWORD, seed_demo_cohort
 from demo.portal_patient import demo_patient_prepare
-from patients.models import EnrollmentStatus, Patient
+from patients.models import EnrollmentStatus, Patient, Site, StaffSiteScope
 from registry import roles
 from research.models import ResearchProject
 from research.services import project_create
 
 DEMO_PROJECT_TITLE = "Demo: time to loss of ambulation by genotype"
+# demo.site-staff sees only this demo site's patients (docs/sites.md).
+DEMO_SITE_STAFF_SITE = "tel-aviv"
 
 
 class Command(BaseCommand):
@@ -24,7 +26,9 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=2026, help="Same seed, same cohort.")
         parser.add_argument("--if-empty", action="store_true", help="Do nothing when patients exist already.")
         parser.add_argument(
-            "--demo-users", action="store_true", help="Also create demo.staff/patient/researcher (DEBUG only)."
+            "--demo-users",
+            action="store_true",
+            help="Also create demo.staff/site-staff/patient/researcher (DEBUG only).",
         )
 
     def handle(self, *args, patients, seed, if_empty, demo_users, **options):
@@ -47,17 +51,27 @@ class Command(BaseCommand):
         user_model = get_user_model()
         for username, role in (
             ("demo.staff", roles.STAFF),
+            ("demo.site-staff", roles.STAFF),
             ("demo.patient", roles.PATIENT),
             ("demo.researcher", roles.RESEARCHER),
         ):
             user, created = user_model.objects.get_or_create(username=username)
             if created:
                 user.set_password(DEMO_PASSWORD)
-                user.is_staff = role == roles.STAFF  # may open the admin
+                # May open the admin: foundation-wide staff only, as it has no site filter.
+                user.is_staff = username == "demo.staff"
                 user.save()
             user.groups.add(Group.objects.get(name=role))
+        self._demo_site_scope(user=user_model.objects.get(username="demo.site-staff"))
         self._demo_patient(account=user_model.objects.get(username="demo.patient"))
         self._demo_project(researcher=user_model.objects.get(username="demo.researcher"))
+
+    def _demo_site_scope(self, *, user):
+        """Limit demo.site-staff to one demo site, to show sites as data-access groups."""
+        scope, created = StaffSiteScope.objects.get_or_create(user=user)
+        if created:
+            # Without the site (a cohort not made by this command) the scope sees no patient: never more.
+            scope.sites.set(Site.objects.filter(code=DEMO_SITE_STAFF_SITE))
 
     def _demo_patient(self, *, account):
         """Link demo.patient to a record (an enrolled one if there is one) and make it ready for the
