@@ -4,8 +4,8 @@
 Run with `make bench` (on demand, never in CI). See bench/README.md for what the figures mean.
 
 What it does, in order:
-1. makes sure the database `gne_registry_bench` exists, is migrated and holds the demo cohort
-   (seeded once and kept between runs; `--reseed` drops and recreates it);
+1. makes sure the database `gne_registry_bench` (or the one named by BENCH_DATABASE) exists, is migrated
+   and holds the demo cohort (seeded once and kept between runs; `--reseed` drops and recreates it);
 2. creates a staff user with an API token, and builds valid create payloads from the cohort;
 3. makes each request once in-process to check it succeeds and to count its SQL queries;
 4. starts gunicorn (2 workers x 4 threads, gthread) on a free port of 127.0.0.1 serving both the
@@ -41,7 +41,8 @@ from bench import loadgen, report  # noqa: E402
 from bench.report import OPERATIONS, OTHER_LOAD_WARNING, SIDES  # noqa: E402
 
 RESULTS_DIR = ROOT / "bench" / "results"
-BENCH_DB = "gne_registry_bench"
+# BENCH_DATABASE names another database, so that two checkouts on one server do not share (and reseed) one.
+BENCH_DB = os.environ.get("BENCH_DATABASE", "gne_registry_bench")
 PG_SERVER = "postgres://postgres@127.0.0.1:5432"
 BENCH_SETTINGS = "bench.settings"
 BENCH_USERNAME = "bench.staff"

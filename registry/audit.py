@@ -175,6 +175,8 @@ class EventKind(models.TextChoices):
     EXPORT_DOWNLOADED = "export_downloaded", "Export downloaded"
     IMPORT = "import", "Import"
     ERASURE = "erasure", "Erasure"
+    DUPLICATE_OVERRIDE = "duplicate_override", "Enrolled despite a possible duplicate"
+    TOKENS_REVOKED = "tokens_revoked", "API tokens revoked"
 
 
 def audit_log(
@@ -213,7 +215,45 @@ def _on_logout(sender, request, user, **kwargs):
 def _on_login_failed(sender, credentials, request=None, **kwargs):
     # Django has already masked the password in `credentials`; only the name as typed is kept.
     typed = credentials.get("username") or credentials.get("email") or ""
-    audit_log(EventKind.LOGIN_FAILED, username=str(typed))
+    # The only password checked under /api/ is the one asking for a token.
+    detail = {"method": TOKEN_METHOD} if current_via() == Via.API else None
+    audit_log(EventKind.LOGIN_FAILED, username=str(typed), detail=detail)
+
+
+# Django signals a login and a logout of a session only. An API token is issued and revoked by the
+# token view, which records them here, marked so that they read apart from page logins.
+TOKEN_METHOD = "token"
+
+
+def audit_token_login(*, user) -> AuditEvent:
+    """A token issued for a username and password (and second factor): a login through the API."""
+    return audit_log(EventKind.LOGIN, user=user, via=Via.API, detail={"method": TOKEN_METHOD})
+
+
+def audit_token_logout(*, user) -> AuditEvent:
+    """The token a request was sent with, revoked by its holder: a logout from the API."""
+    return audit_log(EventKind.LOGOUT, user=user, via=Via.API, detail={"method": TOKEN_METHOD})
+
+
+def audit_tokens_revoked(*, user, account, count: int) -> AuditEvent:
+    """`user` revoked `count` API tokens of `account` (their own, or another's as foundation staff).
+
+    The account is named by its internal id, not its username: the trail outlives an erasure."""
+    return audit_log(
+        EventKind.TOKENS_REVOKED,
+        user=user,
+        via=Via.API,
+        target=account,
+        detail={"method": TOKEN_METHOD, "count": count, "own": account.pk == user.pk},
+    )
+
+
+def audit_token_login_refused(*, user) -> AuditEvent:
+    """A token refused after the right password (the second factor was missing or wrong). Django
+    signals no failure here, since the password check succeeded; the account is known, so it is named."""
+    return audit_log(
+        EventKind.LOGIN_FAILED, user=user, via=Via.API, detail={"method": TOKEN_METHOD, "reason": "second_factor"}
+    )
 
 
 # Tokens of the task contexts in force, by task id: a worker runs one task at a time per thread,

@@ -2,13 +2,14 @@
 
 - `POST token/`: a new token for a username and password; `DELETE token/`: revoke the token sent;
 - `GET tokens/`: the caller's own live tokens; `DELETE tokens/`: revoke them all;
-- staff only: `GET users/<username>/tokens/`, `DELETE users/<username>/tokens/` (all of them) and
-  `DELETE users/<username>/tokens/<token_key>/` (one).
+- foundation-wide staff only (not staff limited to some sites, docs/sites.md): `GET users/<username>/tokens/`,
+  `DELETE users/<username>/tokens/` (all of them) and `DELETE users/<username>/tokens/<token_key>/` (one).
 
 The rules (hashing, expiry, revocation) are in `registry.tokens`; these views only read input and answer.
 """
 
 from django.contrib.auth import authenticate, get_user_model
+from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.urls import path, re_path
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -21,8 +22,10 @@ from rest_framework.views import APIView
 from registry import tokens
 from registry.api.errors import NON_FIELD
 from registry.api.parsers import RegistryFormParser, RegistryJSONParser, RegistryMultiPartParser
-from registry.api.permissions import StaffOnly
+from registry.api.permissions import FoundationWideStaffOnly
 from registry.api.schema import ErrorSerializer
+from registry.audit import audit_token_login, audit_token_login_refused, audit_token_logout, audit_tokens_revoked
+from registry.errors import ValidationError
 from registry.twofactor.services import token_second_factor_check
 
 # What Django's username validator accepts (letters, digits and @.+-_), up to the column's length. Other
@@ -49,7 +52,11 @@ class TokenRequestSerializer(serializers.Serializer):
         user = authenticate(request=self.context["request"], username=attrs["username"], password=attrs["password"])
         if user is None:
             raise serializers.ValidationError("Unable to log in with provided credentials.", code="authorization")
-        token_second_factor_check(user=user, otp=attrs.get("otp"))  # after the password, never instead of it
+        try:
+            token_second_factor_check(user=user, otp=attrs.get("otp"))  # after the password, never instead of it
+        except ValidationError:
+            audit_token_login_refused(user=user)
+            raise
         return {"user": user}
 
 
@@ -106,7 +113,10 @@ class TokenView(APIView):
             if getattr(request, "axes_locked_out", False):
                 request._request.axes_locked_out = True
                 request._request.axes_credentials = getattr(request, "axes_credentials", None)
-        token, secret = tokens.token_create(user=credentials.validated_data["user"])
+        user = credentials.validated_data["user"]
+        with transaction.atomic():  # no token without its login in the audit trail
+            token, secret = tokens.token_create(user=user)
+            audit_token_login(user=user)
         return Response(TokenIssuedSerializer({"token": secret, "expiry": token.expiry}).data)
 
     @extend_schema(
@@ -122,7 +132,9 @@ class TokenView(APIView):
             raise exceptions.ValidationError(
                 {NON_FIELD: ["This request was not made with a token, so there is none to revoke."]}
             )
-        tokens.token_revoke(token=request.auth)
+        with transaction.atomic():
+            tokens.token_revoke(token=request.auth)
+            audit_token_logout(user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -140,7 +152,9 @@ class OwnTokensView(TokenListView):
     @extend_schema(request=None, responses=NO_CONTENT)
     def delete(self, request, *args, **kwargs):
         """Revoke every token of the caller (the one this request was sent with included)."""
-        tokens.tokens_revoke_all(user=request.user)
+        with transaction.atomic():
+            count = tokens.tokens_revoke_all(user=request.user)
+            audit_tokens_revoked(user=request.user, account=request.user, count=count)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -148,9 +162,12 @@ USERNAME_PARAMETER = OpenApiParameter("username", str, OpenApiParameter.PATH, pa
 
 
 class UserTokensView(TokenListView):
-    """Staff: a user's live tokens (GET), or revoke all of them (DELETE)."""
+    """Staff: a user's live tokens (GET), or revoke all of them (DELETE).
 
-    permission_classes = [StaffOnly]
+    Foundation-wide staff only: a user of any site may be named, and a token opens all they may see.
+    """
+
+    permission_classes = [FoundationWideStaffOnly]
 
     def account(self):
         return get_object_or_404(get_user_model(), username=self.kwargs["username"])
@@ -171,12 +188,15 @@ class UserTokensView(TokenListView):
     )
     def delete(self, request, *args, **kwargs):
         """Revoke every token of the user, for example when a device was lost or an account misused."""
-        tokens.tokens_revoke_all(user=self.account())
+        account = self.account()
+        with transaction.atomic():
+            count = tokens.tokens_revoke_all(user=account)
+            audit_tokens_revoked(user=request.user, account=account, count=count)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class UserTokenView(APIView):
-    permission_classes = [StaffOnly]
+    permission_classes = [FoundationWideStaffOnly]
 
     @extend_schema(
         parameters=[
@@ -191,8 +211,10 @@ class UserTokenView(APIView):
     def delete(self, request, username: str, token_key: str):
         """Staff: revoke one of the user's tokens, named by its `token_key`."""
         account = get_object_or_404(get_user_model(), username=username)
-        if not tokens.token_revoke_by_key(user=account, token_key=token_key):
-            raise exceptions.NotFound("This user has no token with that key.")
+        with transaction.atomic():
+            if not tokens.token_revoke_by_key(user=account, token_key=token_key):
+                raise exceptions.NotFound("This user has no token with that key.")
+            audit_tokens_revoked(user=request.user, account=account, count=1)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -8,10 +8,12 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.db import DatabaseError, connection, transaction
 from django.test import Client
+from rest_framework.test import APIClient
 
 from assessments.models import Assessment, DynamometryMeasurement
 from patients import services as patient_services
 from patients.models import Patient, PatientIdentity, Treatment
+from registry import tokens
 from registry.audit import audit_context, audit_purge_allowed, current_via
 from registry.history import record_history
 from registry.models import AuditEvent
@@ -161,6 +163,51 @@ def test_a_record_written_in_bulk_first_appears_at_its_first_change_with_old_val
     assert _changes(entry)["falls_count"] == (None, 2)
 
 
+def test_a_death_recorded_as_a_status_change_is_in_the_identity_history_with_the_old_and_new_date(
+    staff_client, staff_user
+):
+    patient = factories.PatientFactory()
+
+    response = staff_client.post(
+        f"/api/v1/patients/{patient.uuid}/status/",
+        {"status": "deceased", "effective_date": "2024-05-01", "reason": "Told by the family"},
+        format="json",
+    )
+
+    assert response.status_code == 201, response.content
+    row = HistoricalIdentity.objects.filter(patient_id=patient.pk).latest()
+    assert (row.history_type, row.via, row.history_user_id, row.history_username, row.date_of_death) == (
+        "~",
+        "api",
+        staff_user.pk,
+        "staff.sam",
+        dt.date(2024, 5, 1),
+    )
+    [entry] = [e for e in record_history(patient) if e.record_type == "patientidentity" and e.action == "changed"]
+    assert (entry.username, entry.via, entry.record_id, entry.old_values_known) == (
+        "staff.sam",
+        "api",
+        str(patient.uuid),
+        True,
+    )
+    assert _changes(entry) == {"date_of_death": (None, dt.date(2024, 5, 1))}
+
+
+def test_a_date_of_death_already_recorded_is_kept_by_the_status_change_and_no_identity_change_is_recorded(
+    staff_user,
+):
+    patient = factories.PatientFactory(identity__date_of_death=dt.date(2024, 4, 30))
+    rows_before = HistoricalIdentity.objects.filter(patient_id=patient.pk).count()
+
+    with audit_context(via="import", user=staff_user):
+        patient_services.patient_change_status(
+            patient=patient, status="deceased", effective_date=dt.date(2024, 5, 1), recorded_by=staff_user
+        )
+
+    assert PatientIdentity.objects.get(patient=patient).date_of_death == dt.date(2024, 4, 30)
+    assert HistoricalIdentity.objects.filter(patient_id=patient.pk).count() == rows_before
+
+
 # --- Deleted clinical data ------------------------------------------------------------------------
 
 
@@ -285,6 +332,70 @@ def test_a_failed_api_token_login_is_an_event_with_the_name_as_typed(anonymous_c
     event = AuditEvent.objects.get(kind="login_failed")
     assert (event.username, event.via, event.user_id) == ("Nobody Here", "api", None)
     assert "guess" not in str(event.detail)
+
+
+TOKEN_PASSWORD = "a-long-test-password"  # tests.factories.UserFactory's
+
+
+def test_an_api_token_issued_then_revoked_is_a_login_then_a_logout_through_the_api(db):
+    user = factories.UserFactory(username="desk.dana")
+    api = APIClient()
+
+    issued = api.post("/api/v1/auth/token/", {"username": "desk.dana", "password": TOKEN_PASSWORD}, format="json")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {issued.json()['token']}")
+    revoked = api.delete("/api/v1/auth/token/")
+
+    assert (issued.status_code, revoked.status_code) == (200, 204)
+    events = list(AuditEvent.objects.order_by("id").values_list("kind", "username", "user_id", "via", "detail"))
+    assert events == [
+        ("login", "desk.dana", user.pk, "api", {"method": "token"}),
+        ("logout", "desk.dana", user.pk, "api", {"method": "token"}),
+    ]
+    assert issued.json()["token"] not in str(list(AuditEvent.objects.values()))
+
+
+def test_revoking_tokens_is_an_event_naming_who_revoked_whose_and_how_many(staff_client, staff_user, db):
+    holder = factories.UserFactory(username="lost.laptop")
+    for _ in range(2):
+        tokens.token_create(user=holder)
+    other, _ = tokens.token_create(user=holder)
+
+    one = staff_client.delete(f"/api/v1/auth/users/lost.laptop/tokens/{other.token_key}/")
+    rest = staff_client.delete("/api/v1/auth/users/lost.laptop/tokens/")
+    own = staff_client.delete("/api/v1/auth/tokens/")
+
+    assert (one.status_code, rest.status_code, own.status_code) == (204, 204, 204)
+    events = list(
+        AuditEvent.objects.filter(kind="tokens_revoked")
+        .order_by("id")
+        .values_list("user_id", "target_type", "target_id", "detail")
+    )
+    assert events == [
+        (staff_user.pk, "auth.user", str(holder.pk), {"method": "token", "count": 1, "own": False}),
+        (staff_user.pk, "auth.user", str(holder.pk), {"method": "token", "count": 2, "own": False}),
+        (staff_user.pk, "auth.user", str(staff_user.pk), {"method": "token", "count": 1, "own": True}),
+    ]
+
+
+def test_token_refusals_are_failed_logins_the_wrong_password_by_the_name_typed_the_second_factor_by_account(
+    staff_user, settings
+):
+    settings.REGISTRY_REQUIRE_2FA = True  # staff must then give a code, and this one has none set up
+
+    wrong_password = APIClient().post(
+        "/api/v1/auth/token/", {"username": "staff.sam", "password": "not-it"}, format="json"
+    )
+    no_second_factor = APIClient().post(
+        "/api/v1/auth/token/", {"username": "staff.sam", "password": TOKEN_PASSWORD}, format="json"
+    )
+
+    assert (wrong_password.status_code, no_second_factor.status_code) == (400, 400)
+    assert list(no_second_factor.json()["error"]["fields"]) == ["otp"]
+    events = list(AuditEvent.objects.order_by("id").values_list("kind", "username", "user_id", "via", "detail"))
+    assert events == [
+        ("login_failed", "staff.sam", None, "api", {"method": "token"}),
+        ("login_failed", "staff.sam", staff_user.pk, "api", {"method": "token", "reason": "second_factor"}),
+    ]
 
 
 @pytest.fixture
