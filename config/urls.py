@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import DefaultRouter
 
 from assessments.api.views import AssessmentViewSet, MilestoneViewSet
+from patients.api.audit import SiteScopedDeletedRecordsView
 from patients.api.views import (
     ConsentDocumentViewSet,
     ConsentViewSet,
@@ -17,9 +18,9 @@ from patients.api.views import (
 )
 from portal.api import InvitationViewSet
 from registry.api import token as token_api
-from registry.api.audit import DeletedRecordsView
 from registry.views import health, home
 from research.api.views import ExportViewSet, ProjectViewSet
+from workspace.api import ImportView
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -46,12 +47,15 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("accounts/two-factor/", include("registry.twofactor.urls")),
     path("research/", include("research.urls")),
+    path("staff/", include("workspace.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("portal.urls")),
     # Tokens: log in and out, and staff revoking a user's tokens (registry/api/token.py).
     path("api/v1/auth/", include(token_api)),
-    # Staff: deleted records with their values, from the audit trail (docs/audit.md).
-    path("api/v1/audit/deleted/", DeletedRecordsView.as_view(), name="audit-deleted"),
+    # Staff: deleted records with their values, from the audit trail (docs/audit.md); of their sites' patients.
+    path("api/v1/audit/deleted/", SiteScopedDeletedRecordsView.as_view(), name="audit-deleted"),
+    # Staff: check or import a legacy spreadsheet, all or nothing (docs/import.md).
+    path("api/v1/imports/", ImportView.as_view(), name="imports"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # Swagger UI under the site's Content-Security-Policy: the split view serves its start-up script

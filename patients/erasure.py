@@ -43,7 +43,8 @@ _SALT = "patients.erasure"
 # Free text that may name or describe the person, by the patient's reverse relation and field.
 # Reached through the relation (`patient.assessments`) so that this app needs no import of the apps
 # that depend on it, as patients.services already does for assessments and milestones.
-FREE_TEXT = {"assessments": ("comment",), "enrollment_events": ("reason",)}
+# Staff's notes on review decisions (workspace) may describe the person too.
+FREE_TEXT = {"assessments": ("comment",), "enrollment_events": ("reason",), "review_decisions": ("note",)}
 # On the patient row itself: a city-level time zone narrows down where the person lives.
 PATIENT_FREE_TEXT = ("time_zone",)
 # Portal records that exist only to reach the person (an email address, unsent answers): deleted.

@@ -23,7 +23,7 @@ def home(request):
     if not roles and not request.user.is_authenticated:
         return redirect_to_login("/")
     if STAFF in roles:
-        return redirect("research:project-list")
+        return redirect("workspace:find")
     if PATIENT in roles:
         return redirect("portal:me")
     if RESEARCHER in roles:

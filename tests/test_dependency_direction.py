@@ -16,7 +16,8 @@ MAY_IMPORT = {
     "assessments": {"patients", "registry"},
     "research": {"assessments", "patients", "registry"},
     "portal": {"assessments", "patients", "registry"},
-    "demo": {"research", "portal", "assessments", "patients", "registry"},
+    "workspace": {"portal", "assessments", "patients", "registry"},
+    "demo": {"research", "portal", "workspace", "assessments", "patients", "registry"},
 }
 
 

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "assessments",
     "research",
     "portal",
+    "workspace",
     "demo",
 ]
 
@@ -297,6 +298,11 @@ STORAGES = {
     "exports": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": EXPORTS_ROOT}},
 }
 
+# --- Sites as data-access groups (docs/sites.md) ---
+# Who counts as foundation-wide staff (every site's patients: other users' tokens, the admin). The
+# patients app owns sites; the registry app, which may not import it, reads the check from here.
+REGISTRY_FOUNDATION_WIDE_CHECK = "patients.access.is_foundation_wide"
+
 # --- Patient portal (docs/patient-portal.md) ---
 # Email: printed to the console unless EMAIL_URL names a server, e.g. smtp+tls://user:pass@host:587.
 _EMAIL = env.email_url("EMAIL_URL", default="consolemail://")
@@ -319,6 +325,13 @@ REGISTRY_CONSENT_DOCUMENT = env.str("REGISTRY_CONSENT_DOCUMENT", default="regist
 REGISTRY_ERASURE_POLICY = env.str("REGISTRY_ERASURE_POLICY", default="deidentify")
 if REGISTRY_ERASURE_POLICY not in ("deidentify", "erase"):
     raise environ.ImproperlyConfigured(f"REGISTRY_ERASURE_POLICY is deidentify or erase: {REGISTRY_ERASURE_POLICY!r}.")
+
+# --- Bulk import of a legacy spreadsheet (docs/import.md) ---
+# The largest CSV file accepted (bytes; kept under DATA_UPLOAD_MAX_MEMORY_SIZE, the API's body limit)
+# and the most lines of data in one file. An import runs in one transaction within one request, at
+# about 40 lines a second on a busy machine (docs/import.md): 1000 stay within gunicorn's 30 s timeout.
+REGISTRY_IMPORT_MAX_BYTES = env.int("REGISTRY_IMPORT_MAX_BYTES", default=2_000_000)
+REGISTRY_IMPORT_MAX_ROWS = env.int("REGISTRY_IMPORT_MAX_ROWS", default=1000)
 # Failed logins allowed per account and address before a cool-off (pages, admin and API token).
 REGISTRY_LOGIN_FAILURE_LIMIT = env.int("REGISTRY_LOGIN_FAILURE_LIMIT", default=5)
 REGISTRY_LOGIN_COOLOFF_MINUTES = env.int("REGISTRY_LOGIN_COOLOFF_MINUTES", default=15)
