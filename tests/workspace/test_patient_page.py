@@ -65,7 +65,9 @@ def record(staff_user):
             genetic_diagnosis_date=dt.date(2012, 6, 1),
             genetic_diagnosis_date_precision="month",
         )
-        genotype_create(patient=patient, data={"allele1": "M712T", "allele2": "V572L"})
+        genotype_create(
+            patient=patient, data={"allele1": "M712T", "allele2": "V572L", "allele1_acmg_class": "pathogenic"}
+        )
         document = ConsentDocument.objects.create(
             code="registry-consent",
             version="2.0",
@@ -108,6 +110,7 @@ def test_the_page_shows_every_part_of_the_record(staff, record):
     assert "p.(Met743Thr)" in html and "p.(Val603Leu)" in html  # current
     assert "p.(Met712Thr)" in html and "(M712T)" in html  # legacy
     assert "V572L" in html
+    assert "Classification" in html and "Pathogenic" in html and "Not given" in html  # staff only
     # Assessments over time, with their review flags, milestones and treatments
     assert "1 May 2016" in html and "1 May 2019" in html
     assert "flagged for review" in html
