@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from registry.api.idempotency import idempotency_keys_purge
+from registry.idempotency import idempotency_keys_purge
 
 
 @shared_task(name="registry.purge_idempotency_keys", acks_late=True, time_limit=300, soft_time_limit=240)

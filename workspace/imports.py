@@ -714,6 +714,22 @@ def _import_patient(group: _PatientLines, user, report: ImportReport) -> None:
         report.assessments += created is not None
 
 
+# Key of the PostgreSQL advisory lock that imports take ("IMP"); other advisory locks use two-part keys.
+IMPORT_LOCK_KEY = 0x49_4D_50
+
+
+def _one_import_at_a_time() -> None:
+    """Wait for any other import to end before this one checks for duplicates.
+
+    Two imports running at once (the same file sent twice, two staff members) would each miss the
+    other's patients in the duplicate check. The lock is released with the transaction. SQLite
+    (`make run`) lets one writer in at a time anyway.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [IMPORT_LOCK_KEY])
+
+
 def spreadsheet_import(*, content: bytes, user, dry_run: bool) -> ImportReport:
     """Check, and unless `dry_run` import, a legacy spreadsheet (docs/import.md); all or nothing.
 
@@ -728,6 +744,8 @@ def spreadsheet_import(*, content: bytes, user, dry_run: bool) -> ImportReport:
     groups = _group_by_patient(lines, report)
     try:
         with audit_context(via=Via.IMPORT, user=user), transaction.atomic():
+            if not dry_run:
+                _one_import_at_a_time()
             _check_sites(groups, user, report)
             _check_duplicates(groups, report)
             for group in groups:

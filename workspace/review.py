@@ -52,6 +52,7 @@ FLAG_GROUPS = {
 }
 GROUP_OF_CODE = {code: group for group, (_label, codes) in FLAG_GROUPS.items() for code in codes}
 QUEUE_PAGE_SIZE = 25
+MAX_PAGE = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -251,7 +252,8 @@ def review_queue(*, user, group: str = "", site: Site | None = None, page: int =
         params["site_id"] = site.pk
     if group in FLAG_GROUPS:
         where.append(sql_in(flags_dialect().key("flags.flag", "code"), "code", list(FLAG_GROUPS[group][1]), params))
-    page = max(1, page)
+    # Past the end is an empty page; a page number beyond any queue is kept within what SQL's OFFSET takes.
+    page = min(max(1, page), MAX_PAGE)
     flags, total = _open_flags(where=where, params=params, limit=QUEUE_PAGE_SIZE, offset=(page - 1) * QUEUE_PAGE_SIZE)
     if not flags and page > 1:
         # Past the end (the queue shrank while someone paged): count what is left, for the links.

@@ -3,25 +3,24 @@
 The key is claimed by inserting its row in the same transaction as the create. A concurrent
 request with the same key waits on the unique index until the first one ends: if the first
 committed, the second finds its row and replays the response; if it failed (a 400, say), nothing
-was stored and the second runs as if alone. A key is kept for a day, per user.
+was stored and the second runs as if alone. A key is kept for a day, per user
+(the claim itself is shared with page forms: registry/idempotency.py).
 """
 
-import datetime as dt
 import functools
 import hashlib
 import json
 import re
 
-from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.db import transaction
 from rest_framework import exceptions, status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from registry.idempotency import idempotency_key_claim
 from registry.models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
-KEY_LIFETIME = dt.timedelta(hours=24)
 _VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
@@ -33,31 +32,9 @@ class KeyReused(exceptions.APIException):
     )
 
 
-def idempotency_keys_purge() -> int:
-    """Delete keys past their lifetime (run daily by Celery beat); returns how many went."""
-    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=timezone.now() - KEY_LIFETIME).delete()
-    return deleted
-
-
 def _fingerprint(request) -> str:
     body = json.dumps(request.data, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
-
-
-def _claim(user, key: str, fingerprint: str) -> IdempotencyKey | None:
-    """Take the key for this request (None), or return the stored response of the request that had it."""
-    IdempotencyKey.objects.filter(user=user, key=key, created_at__lt=timezone.now() - KEY_LIFETIME).delete()
-    try:
-        with transaction.atomic():  # a savepoint: the outer transaction survives a duplicate key
-            IdempotencyKey.objects.create(
-                user=user, key=key, fingerprint=fingerprint, response_status=0, response_body={}
-            )
-    except IntegrityError:
-        stored = IdempotencyKey.objects.filter(user=user, key=key).first()
-        if stored is None:  # not a duplicate key: some other constraint failed
-            raise
-        return stored
-    return None
 
 
 def _replay(stored: IdempotencyKey, fingerprint: str) -> Response:
@@ -81,7 +58,7 @@ def idempotent(create):
             raise exceptions.ValidationError({HEADER: ["Use 1 to 255 printable ASCII characters, such as a UUID."]})
         fingerprint = _fingerprint(request)
         with transaction.atomic():
-            stored = _claim(request.user, key, fingerprint)
+            stored = idempotency_key_claim(user=request.user, key=key, fingerprint=fingerprint)
             if stored is not None:
                 return _replay(stored, fingerprint)
             response = create(view, request, *args, **kwargs)

@@ -120,6 +120,17 @@ def test_a_candidate_takes_no_enrollment_date(staff):
     assert not Patient.objects.exists()
 
 
+def test_an_enrollment_sent_twice_registers_one_patient(staff):
+    token = staff.get(ENROLL).context["form"]["submission"].value()
+
+    first = staff.post(ENROLL, _form(submission=token, different_person="on"))
+    again = staff.post(ENROLL, _form(submission=token, different_person="on"))  # a double tap
+
+    assert first.status_code == 302 and again.status_code == 302
+    assert again["Location"] == f"{reverse('workspace:find')}?q=Cohen"
+    assert PatientIdentity.objects.filter(family_name="Cohen").count() == 1
+
+
 def test_same_name_and_birth_is_shown_as_a_warning_before_anything_is_written(staff):
     existing = _existing()
     response = staff.post(ENROLL, _form(given_name="sara", family_name="COHEN"))

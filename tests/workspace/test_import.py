@@ -4,15 +4,18 @@ line and column, all or nothing, legacy numbering converted, audited, limited to
 import csv
 import datetime as dt
 import io
+import threading
 from pathlib import Path
 
 import pytest
+from django.db import connection
 from django.test import override_settings
 
 from assessments.models import Assessment, Source
 from patients.models import Diagnosis, EnrollmentEvent, Genotype, Patient, PatientIdentity
 from registry.models import AuditEvent
 from tests import factories
+from workspace.imports import spreadsheet_import
 
 URL = "/api/v1/imports/"
 SAMPLE = Path(__file__).resolve().parents[2] / "docs" / "samples" / "legacy-import.csv"
@@ -384,3 +387,32 @@ def test_the_patients_history_shows_the_import_with_the_values_written(staff_cli
     assessment = next(entry for entry in history if entry["record_type"] == "assessment")
     changes = {change["field"]: (change["old"], change["new"]) for change in assessment["changes"]}
     assert changes["six_minute_walk_m"] == (None, 420) and changes["source"] == (None, "imported")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_file_imported_twice_at_once_creates_its_patients_once(staff_user):
+    """Two imports at the same moment (a double click, two staff members): the second waits for
+    the first and then finds its patients already registered, so nothing is duplicated."""
+    for code in ("london", "tel-aviv"):
+        factories.SiteFactory(code=code, name=code)
+    content = csv_bytes([line("A1"), line("B1", given="Grace", family="Hopper", born="1976-12-09")])
+    start = threading.Barrier(2)
+    reports = []
+
+    def send():
+        try:
+            start.wait()
+            reports.append(spreadsheet_import(content=content, user=staff_user, dry_run=False))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(len(report.problems) > 0 for report in reports) == [False, True]
+    assert Patient.objects.count() == 2
+    refused = next(report for report in reports if report.problems)
+    assert all("already" in problem.message for problem in refused.problems)

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group
+from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from assessments import services as assessment_services
@@ -378,6 +379,21 @@ def test_a_visit_with_a_mistake_comes_back_with_everything_typed(staff, patient)
     page = response.content.decode()
     assert 'value="5"' in page and "Typed comment" in page and 'value="1979-01-01"' in page
     assert not Assessment.objects.filter(patient=patient).exists()
+
+
+def test_a_visit_sent_twice_is_saved_once_and_a_refused_one_can_be_sent_again_corrected(staff, patient):
+    url = reverse("workspace:assessment-new", kwargs={"patient": patient.uuid})
+    token = staff.get(url).context["form"]["submission"].value()
+    assert token  # a one-time token in a hidden field
+
+    refused = staff.post(url, _visit(assessment_date="1979-01-01", submission=token))
+    first = staff.post(url, _visit(submission=token))
+    again = staff.post(url, _visit(submission=token))  # a double tap, or a resend after a slow answer
+
+    assert refused.status_code == 400 and f'name="submission" value="{token}"' in refused.content.decode()
+    assert (first.status_code, again.status_code) == (302, 302)
+    assert Assessment.objects.filter(patient=patient).count() == 1
+    assert "already been sent" in str(list(get_messages(again.wsgi_request))[-1])
 
 
 def test_a_contradictory_visit_is_saved_with_a_review_flag(staff, patient):

@@ -31,6 +31,8 @@ STATUS_CHOICES = [
 
 
 class EnrollForm(forms.Form):
+    # One-time token of this form (registry.idempotency): sent twice, it registers one patient.
+    submission = forms.CharField(required=False, max_length=32, widget=forms.HiddenInput)
     given_name = forms.CharField(label=_("Given name"), max_length=150, widget=forms.TextInput({"autocomplete": "off"}))
     family_name = forms.CharField(
         label=_("Family name"), max_length=150, widget=forms.TextInput({"autocomplete": "off"})

@@ -161,6 +161,9 @@ class RecordForm(forms.Form):
     that names no field here becomes a message for the whole form, so nothing is lost.
     """
 
+    # One-time token of this form (registry.idempotency): sent twice, it saves once.
+    submission = forms.CharField(required=False, max_length=32, widget=forms.HiddenInput)
+
     service_fields: dict[str, str] = {}
     # Fields of the side-by-side comparison; all but the hidden ones by default.
     compared_fields: tuple[str, ...] | None = None
@@ -388,7 +391,7 @@ class GenotypeForm(VersionedForm):
         }
 
     def values(self) -> dict:
-        return {name: value for name, value in self.cleaned_data.items() if name != "version"}
+        return {name: value for name, value in self.cleaned_data.items() if name not in ("version", "submission")}
 
 
 # --- Assessment ("enter a visit") ------------------------------------------------------------------

@@ -6,12 +6,17 @@ only), and a tick box "this is a different person" that must be ticked to go on;
 warning is recorded in the audit trail.
 """
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
+from django.db import transaction
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from registry.errors import ValidationError
+from registry.idempotency import form_submission_is_first, form_token
 from workspace.duplicates import duplicate_candidates, patient_enroll
 from workspace.forms.enroll import EnrollForm
 from workspace.views.access import staff_page
@@ -30,7 +35,7 @@ def _show_service_errors(form: EnrollForm, error: ValidationError) -> None:
 @staff_page
 @require_http_methods(["GET", "POST"])
 def enroll(request):
-    form = EnrollForm(request.POST or None, user=request.user)
+    form = EnrollForm(request.POST or None, user=request.user, initial={"submission": form_token()})
     candidates = []
     if request.method == "POST" and form.is_valid():
         identity = form.identity()
@@ -38,14 +43,19 @@ def enroll(request):
         # Possible duplicates and no tick yet: the page comes back with the warning, nothing written.
         if not candidates or form.cleaned_data["different_person"]:
             try:
-                patient = patient_enroll(
-                    data=form.patient_data(),
-                    identity=identity,
-                    status=form.cleaned_data["status"],
-                    effective_date=form.enrollment_date(),
-                    recorded_by=request.user,
-                    overridden=candidates,
-                )
+                with transaction.atomic():
+                    if not form_submission_is_first(user=request.user, token=form.cleaned_data["submission"]):
+                        # A double tap or a resend: the first one registered the patient.
+                        messages.info(request, _("This form had already been sent; the patient was registered once."))
+                        return redirect(f"{reverse('workspace:find')}?{urlencode({'q': identity['family_name']})}")
+                    patient = patient_enroll(
+                        data=form.patient_data(),
+                        identity=identity,
+                        status=form.cleaned_data["status"],
+                        effective_date=form.enrollment_date(),
+                        recorded_by=request.user,
+                        overridden=candidates,
+                    )
             except ValidationError as error:
                 _show_service_errors(form, error)
             else:

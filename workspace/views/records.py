@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from functools import wraps
 
 from django.contrib import messages
+from django.db import transaction
 from django.db.models import Model, QuerySet
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -41,6 +42,7 @@ from patients.models import (
     Treatment,
 )
 from registry.errors import RecordGoneError, StaleVersionError, ValidationError
+from registry.idempotency import form_submission_is_first, form_token
 from workspace.forms.records import (
     AssessmentForm,
     ConsentGrantForm,
@@ -87,11 +89,16 @@ def _record_page(request, page: RecordPage):
     """GET: the form, filled from the record. POST: save through the service, or show the form again."""
     if request.method != "POST":
         initial = page.form_class.initial_from(page.record) if page.record is not None else page.initial
-        return _render(request, page, page.form(initial=initial))
+        return _render(request, page, page.form(initial={**initial, "submission": form_token()}))
     form = page.form(data=request.POST)
     if form.is_valid():
         try:
-            record = page.save(form)
+            with transaction.atomic():
+                if not form_submission_is_first(user=request.user, token=form.cleaned_data["submission"]):
+                    # A double tap or a resend: the first one saved it.
+                    messages.info(request, _("This form had already been sent; it was saved once."))
+                    return redirect(_patient_url(page.patient))
+                record = page.save(form)
         except ValidationError as error:
             form.service_errors(error)
         except StaleVersionError:
