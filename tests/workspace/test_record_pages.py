@@ -16,6 +16,7 @@ from patients import services as patient_services
 from patients.models import ConsentDocument, ConsentGrant, Diagnosis, EnrollmentEvent, Genotype, Treatment
 from registry import roles
 from registry.audit import Via
+from registry.history import record_history
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -429,6 +430,15 @@ def test_staff_correct_a_visit_and_its_dynamometry_is_kept(staff, patient):
     assert DynamometryMeasurement.objects.filter(assessment=visit).count() == 1
     # The derived milestones follow the corrected visit, as through the API.
     assert Milestone.objects.filter(patient=patient, source=MilestoneSource.DERIVED, kind="walker").exists()
+    # The audit trail has the correction: who, through the pages, with the old and new values.
+    correction = [
+        entry
+        for entry in record_history(patient)
+        if entry.record_type == "assessment" and entry.action == "changed" and entry.record_id == str(visit.uuid)
+    ]
+    assert [(entry.username, entry.via, entry.version) for entry in correction] == [("staff.sam", "page", 2)]
+    changes = {change.field: (change.old, change.new) for change in correction[0].changes}
+    assert changes["falls_count"] == (2, 4)
 
 
 # --- Treatments and milestones -----------------------------------------------------------------------------
