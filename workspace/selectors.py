@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.paginator import Page, Paginator
-from django.db.models import BooleanField, Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import BooleanField, Count, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 
 from assessments.models import Assessment, Milestone, MilestoneKind
 from assessments.selectors import MilestoneInterval, milestone_intervals
-from patients.access import staff_site_ids, visible_patients
+from patients.access import limit_to_visible_patients, staff_site_ids, visible_patients
 from patients.models import (
+    ConsentDocument,
     ConsentGrant,
     ConsentPurpose,
     Diagnosis,
@@ -34,7 +35,12 @@ from patients.models import (
     Treatment,
     Variant,
 )
-from patients.selectors import DiagnosisTimeline, diagnosis_timeline
+from patients.selectors import (
+    DiagnosisTimeline,
+    diagnosis_timeline,
+    patients_needing_reconsent,
+    reconsent_purposes,
+)
 from patients.variants import ParsedVariant
 from portal.followup import add_months, follow_up_due_on
 from registry.dates import PartialDate
@@ -336,6 +342,52 @@ class MilestoneRow:
     interval: MilestoneInterval | None  # in years from onset, when onset is known and this one is used
 
 
+@dataclass(frozen=True)
+class ReconsentRequest:
+    document: ConsentDocument
+    purposes: list[str]  # ConsentPurpose values, in the registry's order
+
+    @property
+    def purpose_labels(self) -> list[str]:
+        return [ConsentPurpose(purpose).label for purpose in self.purposes]
+
+
+def reconsent_documents() -> list[ConsentDocument]:
+    """The latest version of each consent document that asks for consent again, if it does.
+
+    An older version that also asked is superseded: a patient signs the latest one.
+    """
+    latest = {}
+    for document in ConsentDocument.objects.order_by("code", "effective_from", "id"):
+        latest[document.code] = document
+    return [document for document in latest.values() if document.requires_reconsent]
+
+
+def reconsent_requests(patient: Patient) -> list[ReconsentRequest]:
+    """The documents `patient` is asked to consent to again and has not answered (with the purposes):
+    one query for the documents, one per document asking (few: one per kind of consent form)."""
+    requests = []
+    for document in reconsent_documents():
+        row = patients_needing_reconsent(document).filter(patient_id=patient.pk).first()
+        if row:
+            requests.append(ReconsentRequest(document, reconsent_purposes(row)))
+    return requests
+
+
+def reconsent_pending(*, user, document: ConsentDocument) -> QuerySet:
+    """Patients the member may see who have not yet re-consented under `document`: one row each
+    (`patients.selectors.patients_needing_reconsent`), with their name and site, by family name."""
+    return (
+        limit_to_visible_patients(patients_needing_reconsent(document), user)
+        .annotate(
+            given_name=F("patient__identity__given_name"),
+            family_name=F("patient__identity__family_name"),
+            site_name=F("patient__site__name"),
+        )
+        .order_by("family_name", "given_name", "patient_id")
+    )
+
+
 @dataclass
 class PatientPage:
     patient: Patient
@@ -349,6 +401,8 @@ class PatientPage:
     history: list[HistoryEntry]  # newest first
     follow_up_due_on: dt.date | None
     flagged_records: int = 0  # records with an open review flag
+    # Consent documents this patient is asked to sign again and has not answered yet.
+    reconsent: list[ReconsentRequest] = field(default_factory=list)
     # Milestones no visit shows reached yet: (label, years from onset to the last visit below it).
     right_censored: list[tuple[str, float]] = field(default_factory=list)
 
@@ -458,4 +512,5 @@ def patient_page(*, patient: Patient, today: dt.date) -> PatientPage:
         follow_up_due_on=follow_up_due_on(assessments[-1].assessment_date if assessments else None),
         flagged_records=flagged,
         right_censored=right_censored,
+        reconsent=reconsent_requests(patient),
     )

@@ -3,7 +3,7 @@ and a site-limited member reaches only their sites' patients (docs/sites.md)."""
 
 from django.urls import path
 
-from workspace.views import enroll, find, followup, imports, patient, records, review
+from workspace.views import enroll, find, followup, imports, patient, reconsent, records, review
 
 app_name = "workspace"
 
@@ -30,10 +30,11 @@ urlpatterns = [
     path("patients/<uuid:patient>/consents/new/", records.consent_new, name="consent-new"),
     # Withdrawal is by purpose (every active grant of it ends), so the page belongs to the patient.
     path("patients/<uuid:patient>/consents/withdraw/", records.consent_withdraw, name="consent-withdraw"),
-    # Lists of work waiting (views/review.py, views/followup.py)
+    # Lists of work waiting (views/review.py, views/followup.py, views/reconsent.py)
     path("review/", review.review_queue, name="review-queue"),
     path("review/<slug:kind>/<uuid:record>/", review.review_resolve, name="review-resolve"),
     path("follow-up/", followup.follow_up, name="follow-up"),
+    path("reconsent/", reconsent.reconsent, name="reconsent"),
     # Bulk import of a legacy spreadsheet (views/imports.py)
     path("import/", imports.import_upload, name="import"),
 ]

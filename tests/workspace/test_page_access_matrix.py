@@ -46,6 +46,7 @@ PAGES = {
     "workspace:enroll": (STAFF, "get", None),
     "workspace:review-queue": (STAFF, "get", None),
     "workspace:follow-up": (STAFF, "get", None),
+    "workspace:reconsent": (STAFF, "get", None),
     "workspace:import": (STAFF, "get", None),
     "workspace:patient": (STAFF, "get", "patient"),
     "workspace:patient-invite": (STAFF, "post", "patient"),

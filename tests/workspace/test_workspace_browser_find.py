@@ -102,6 +102,8 @@ def test_workspace_pages_have_no_serious_accessibility_violations(browser, live_
     scan("patient page", "workspace-patient")
     page.goto(reverse("workspace:follow-up"))
     scan("follow-up list", "workspace-follow-up")
+    page.goto(reverse("workspace:reconsent"))
+    scan("re-consent list")
     page.goto(reverse("workspace:enroll"))
     scan("enroll")
     page.get_by_label("Given name").fill("Tamar")
