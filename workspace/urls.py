@@ -3,7 +3,7 @@ and a site-limited member reaches only their sites' patients (docs/sites.md)."""
 
 from django.urls import path
 
-from workspace.views import enroll, find, followup, imports, patient, reconsent, records, review
+from workspace.views import enroll, erasure, find, followup, imports, patient, reconsent, records, review
 
 app_name = "workspace"
 
@@ -14,6 +14,8 @@ urlpatterns = [
     # A patient's page: everything about them, with the record's history (views/patient.py)
     path("patients/<uuid:patient>/", patient.patient_detail, name="patient"),
     path("patients/<uuid:patient>/invite/", patient.patient_invite, name="patient-invite"),
+    # Erasure on request, confirmed twice (views/erasure.py)
+    path("patients/<uuid:patient>/erasure/", erasure.patient_erasure, name="patient-erasure"),
     # Entering and correcting records, all through the services (views/records.py)
     # -- records routes --
     path("patients/<uuid:patient>/edit/", records.patient_edit, name="patient-edit"),

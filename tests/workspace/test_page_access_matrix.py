@@ -50,6 +50,7 @@ PAGES = {
     "workspace:import": (STAFF, "get", None),
     "workspace:patient": (STAFF, "get", "patient"),
     "workspace:patient-invite": (STAFF, "post", "patient"),
+    "workspace:patient-erasure": (STAFF, "get", "patient"),
     "workspace:patient-edit": (STAFF, "get", "patient"),
     "workspace:patient-status": (STAFF, "get", "patient"),
     "workspace:diagnosis-edit": (STAFF, "get", "patient"),

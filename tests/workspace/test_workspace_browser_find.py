@@ -104,6 +104,8 @@ def test_workspace_pages_have_no_serious_accessibility_violations(browser, live_
     scan("follow-up list", "workspace-follow-up")
     page.goto(reverse("workspace:reconsent"))
     scan("re-consent list")
+    page.goto(reverse("workspace:patient-erasure", kwargs={"patient": patient.uuid}))
+    scan("erasure on request")
     page.goto(reverse("workspace:enroll"))
     scan("enroll")
     page.get_by_label("Given name").fill("Tamar")
