@@ -397,6 +397,23 @@ def test_a_visit_sent_twice_is_saved_once_and_a_refused_one_can_be_sent_again_co
     assert "already been sent" in str(list(get_messages(again.wsgi_request))[-1])
 
 
+def test_a_visit_with_dynamometry_stores_one_row_per_muscle_and_side_and_refuses_an_impossible_force(staff, patient):
+    url = reverse("workspace:assessment-new", kwargs={"patient": patient.uuid})
+
+    refused = staff.post(url, _visit(hhd_elbow_flexion_left="9.5", hhd_hip_flexion_right="900"))
+    saved = staff.post(url, _visit(hhd_elbow_flexion_left="9.5", hhd_hip_flexion_right="11.0"))
+
+    assert refused.status_code == 400
+    assert refused.context["form"].errors["hhd_hip_flexion_right"]  # at the field of that muscle and side
+    assert 'value="9.5"' in refused.content.decode()
+    _assert_saved(saved, patient)
+    visit = Assessment.objects.get(patient=patient)
+    assert sorted(visit.dynamometry.values_list("muscle_group", "side", "kg")) == [
+        ("elbow_flexion", "left", Decimal("9.5")),
+        ("hip_flexion", "right", Decimal("11.0")),
+    ]
+
+
 def test_a_contradictory_visit_is_saved_with_a_review_flag(staff, patient):
     response = staff.post(
         reverse("workspace:assessment-new", kwargs={"patient": patient.uuid}),
@@ -412,7 +429,7 @@ def test_a_contradictory_visit_is_saved_with_a_review_flag(staff, patient):
     ]
 
 
-def test_staff_correct_a_visit_and_its_dynamometry_is_kept(staff, patient):
+def test_staff_correct_a_visit_and_its_dynamometry(staff, patient):
     visit = assessment_services.assessment_create(
         patient=patient,
         data={"assessment_date": dt.date(2021, 5, 4), "source": "clinician", "falls_count": 2},
@@ -420,14 +437,28 @@ def test_staff_correct_a_visit_and_its_dynamometry_is_kept(staff, patient):
     )
     url = reverse("workspace:assessment-edit", kwargs={"record": visit.uuid})
     initial = staff.get(url).context["form"].initial
-    assert (initial["version"], initial["falls_count"]) == (1, 2)
+    assert (initial["version"], initial["falls_count"], initial["hhd_knee_extension_left"]) == (1, 2, Decimal("12.0"))
 
-    response = staff.post(url, _visit(version="1", falls_count="4", fractures_count="", ambulation_class="3"))
+    response = staff.post(
+        url,
+        _visit(
+            version="1",
+            falls_count="4",
+            fractures_count="",
+            ambulation_class="3",
+            hhd_knee_extension_left="12.5",
+            hhd_knee_extension_right="13.0",
+        ),
+    )
 
     _assert_saved(response, patient)
     visit.refresh_from_db()
     assert (visit.version, visit.falls_count, visit.ambulation_class) == (2, 4, 3)
-    assert DynamometryMeasurement.objects.filter(assessment=visit).count() == 1
+    rows = DynamometryMeasurement.objects.filter(assessment=visit).order_by("side")
+    assert [(row.muscle_group, row.side, row.kg) for row in rows] == [
+        ("knee_extension", "left", Decimal("12.5")),
+        ("knee_extension", "right", Decimal("13.0")),
+    ]
     # The derived milestones follow the corrected visit, as through the API.
     assert Milestone.objects.filter(patient=patient, source=MilestoneSource.DERIVED, kind="walker").exists()
     # The audit trail has the correction: who, through the pages, with the old and new values.

@@ -14,7 +14,7 @@ import datetime as dt
 from decimal import Decimal
 
 from django import forms
-from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
@@ -29,6 +29,8 @@ from assessments.models import (
     Device,
     FvcReference,
     MilestoneKind,
+    MuscleGroup,
+    Side,
     SixMinuteWalk,
     Source,
     TimedTestStatus,
@@ -417,6 +419,9 @@ TIMED_TEST_NAMES = {
 # Entered here: every field of ASSESSMENT_FIELDS but the IBMFRS version (the current one is stored).
 # Hand-held dynamometry and manual muscle testing (rows per muscle and side) go through the API.
 ASSESSMENT_FORM_FIELDS = tuple(name for name in ASSESSMENT_FIELDS if name != "ibmfrs_version")
+# Hand-held dynamometry on the visit form: one field per muscle group and side, as the clinic's sheet
+# has them (the service's rows: {muscle_group, side, kg}); a blank field is not measured.
+HHD_FIELDS = {f"hhd_{group}_{side}": (group, side) for group in MuscleGroup.values for side in Side.values}
 # How the page groups them, each group a fieldset.
 ASSESSMENT_SECTIONS = (
     (_("Visit"), ("assessment_date", "source")),
@@ -450,6 +455,7 @@ ASSESSMENT_SECTIONS = (
             "ck_u_per_l",
         ),
     ),
+    (_("Hand-held dynamometry (kg)"), tuple(HHD_FIELDS)),
     (_("Treatments and comment"), ("treatments_taken", "comment")),
 )
 
@@ -504,8 +510,37 @@ class AssessmentForm(VersionedForm):
         super().__init__(*args, **kwargs)
         for name, label in IBMFRS_LABELS.items():
             self.fields[name] = choice_field(label, IBMFRS_SCORES, coerce=int, help_text=_("4 = normal, 0 = unable."))
+        for name, (group, side) in HHD_FIELDS.items():
+            label = _("%(muscle)s, %(side)s") % {"muscle": MuscleGroup(group).label, "side": Side(side).label.lower()}
+            self.fields[name] = decimal_field(label, digits=4)
         if creating:
             del self.fields["version"]
+
+    def service_errors(self, error) -> None:
+        """As every record form, with the service's dynamometry rows ("dynamometry.3.kg") put back at
+        the field of that muscle and side."""
+        if hasattr(error, "error_dict"):
+            fields = [name for name, _ in self.dynamometry_rows()]
+            renamed = {}
+            for key, messages in error.message_dict.items():
+                parts = key.split(".")
+                if parts[0] == "dynamometry" and len(parts) > 1 and parts[1].isdigit() and int(parts[1]) < len(fields):
+                    key = fields[int(parts[1])]
+                renamed.setdefault(key, []).extend(messages)
+            error = ValidationError(renamed)
+        super().service_errors(error)
+
+    def dynamometry_rows(self) -> list[tuple[str, dict]]:
+        """(field, the service's row) for each dynamometry field filled in, in the form's order."""
+        data = getattr(self, "cleaned_data", {})
+        return [
+            (name, {"muscle_group": group, "side": side, "kg": data[name]})
+            for name, (group, side) in HHD_FIELDS.items()
+            if data.get(name) is not None
+        ]
+
+    def dynamometry(self) -> list[dict]:
+        return [row for _name, row in self.dynamometry_rows()]
 
     def sections(self):
         """The fields grouped as the page shows them (ASSESSMENT_SECTIONS)."""
@@ -513,7 +548,12 @@ class AssessmentForm(VersionedForm):
 
     @staticmethod
     def initial_from(assessment) -> dict:
-        return {"version": assessment.version} | {name: getattr(assessment, name) for name in ASSESSMENT_FORM_FIELDS}
+        measured = {f"hhd_{row.muscle_group}_{row.side}": row.kg for row in assessment.dynamometry.all()}
+        return (
+            {"version": assessment.version}
+            | {name: getattr(assessment, name) for name in ASSESSMENT_FORM_FIELDS}
+            | measured
+        )
 
     def values(self) -> dict:
         data = self.cleaned_data

@@ -358,7 +358,7 @@ def assessment_new(request, patient):
         title=_("Enter a visit"),
         form_class=AssessmentForm,
         save=lambda form: assessment_services.assessment_create(
-            patient=patient, data=form.values(), entered_by=request.user
+            patient=patient, data=form.values(), dynamometry=form.dynamometry(), entered_by=request.user
         ),
         template="workspace/records/assessment_form.html",
         form_kwargs={"creating": True},
@@ -378,9 +378,13 @@ def assessment_edit(request, record):
         patient=assessment.patient,
         title=_("Correct the visit of %(date)s") % {"date": assessment.assessment_date},
         form_class=AssessmentForm,
-        # Dynamometry and manual muscle testing are not on this form: their rows are kept as stored.
+        # The dynamometry on the form replaces the visit's rows; manual muscle testing is not on
+        # this form, so its rows are kept as stored.
         save=lambda form: assessment_services.assessment_update(
-            assessment=assessment, expected_version=form.cleaned_data["version"], data=form.values()
+            assessment=assessment,
+            expected_version=form.cleaned_data["version"],
+            data=form.values(),
+            dynamometry=form.dynamometry(),
         ),
         record=assessment,
         reload=_reload(queryset, assessment),
