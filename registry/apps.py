@@ -8,6 +8,13 @@ class RegistryConfig(AppConfig):
     verbose_name = "Registry"
 
     def ready(self):
+        from django.db.models import Field, ForeignObject
+
+        from registry.lookups import AnyOf
+
+        Field.register_lookup(AnyOf)
+        ForeignObject.register_lookup(AnyOf)  # relations look their lookups up apart from other fields
+
         from registry import tokens
 
         post_save.connect(
