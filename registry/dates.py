@@ -79,9 +79,12 @@ class PartialDate:
         return self.earliest + (self.latest - self.earliest) / 2
 
 
+DAYS_PER_YEAR = 365.25  # a Julian year
+
+
 def years_between(start: dt.date, end: dt.date) -> float:
     """Elapsed years between two days (Julian years of 365.25 days), negative if `end` is earlier."""
-    return (end - start).days / 365.25
+    return (end - start).days / DAYS_PER_YEAR
 
 
 def life_date_error(partial: PartialDate, *, birth: dt.date | None, death: dt.date | None) -> str | None:

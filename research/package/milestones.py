@@ -52,21 +52,12 @@ def write_milestones(path: Path, participants: Sequence[Participant]) -> dict[st
             for row in milestone_intervals(patient_ids=[participant.patient_id for participant in chunk]):
                 by_patient[row.patient_id].append(row)
             for index, participant in enumerate(chunk, start):
-                for row in by_patient.get(participant.patient_id, ()):
-                    years, event = km_pair(row.censoring, row.lower_years, row.upper_years)
+                for _, kind, source, lower, upper, censoring in by_patient.get(participant.patient_id, ()):
+                    years, event = km_pair(censoring, lower, upper)
                     writer.writerow(
-                        [
-                            participant.pid,
-                            row.kind,
-                            row.source,
-                            row.censoring,
-                            _years(row.lower_years),
-                            _years(row.upper_years),
-                            f"{years:.2f}",
-                            event,
-                        ]
+                        (participant.pid, kind, source, censoring, _years(lower), _years(upper), f"{years:.2f}", event)
                     )
-                    series = times[row.kind]
+                    series = times[kind]
                     series.years.append(years)
                     series.events.append(event)
                     series.participants.append(index)
