@@ -37,6 +37,7 @@ def age_text(age: int | None) -> str:
     return f"{TOP_AGE}+" if age >= TOP_AGE else str(age)
 
 
+@functools.cache  # one string per band, however many participants share it
 def age_band(age: int | None, width: int) -> str:
     """docs/research-exports.md, "Ages": bands of `width` years ("30-34"), 90 and over as "90+"."""
     if age is None:

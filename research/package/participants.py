@@ -18,7 +18,9 @@ from research.errors import ExportRefused
 from research.package import PackageRequest, deid
 from research.package.columns import ANY, SUPPRESSED
 
-CHUNK = 2000
+# Patients per query of the participants and the milestones: fewer, larger queries read faster
+# (40,000 patients: 2.2 s in chunks of 10,000, 3.3 s in chunks of 2,000), and a chunk's rows are small.
+CHUNK = 10_000
 BAND_WIDTHS = (5, 10, 20)
 
 
@@ -125,7 +127,7 @@ def _patients_query(request: PackageRequest, ids: list[int]):
     first = visits.order_by("assessment_date", "id")
     last = visits.order_by("-assessment_date", "-id")
     return (
-        Patient.objects.filter(id__in=ids)
+        Patient.objects.filter(id__any_of=ids)
         .annotate(
             baseline=Subquery(first.values("assessment_date")[:1]),
             class_first=Subquery(first.values("ambulation_class")[:1]),
