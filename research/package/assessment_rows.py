@@ -9,19 +9,23 @@ holds the two to byte-identical output.
 
 import csv
 import io
+import json
+import subprocess
+import sys
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
-from django.db import connection
+from django.db import DatabaseError, OperationalError, connection
 
 from assessments.models import Assessment
 from registry.dates import age_in_years
 from research.package import PackageRequest, deid
 from research.package.columns import assessment_measures, assessments_table
-from research.package.participants import CHUNK, Participant, assessment_window
+from research.package.participants import Participant, assessment_window
 
 TEMP_TABLE = "research_export_cohort"
+GENERIC_CHUNK = 2000  # patients, whose assessments (some 40,000 rows) are held at once
 
 
 def _exported_birth(participant: Participant):
@@ -30,11 +34,11 @@ def _exported_birth(participant: Participant):
     return None if participant.ages_withheld else participant.birth
 
 
-def write_assessments(path: Path, participants: Sequence[Participant], request: PackageRequest) -> None:
+def write_assessments(path: Path, participants: Sequence[Participant], request: PackageRequest) -> int:
+    """Write assessments.csv; returns its number of rows."""
     if connection.vendor == "postgresql":
-        write_assessments_postgresql(path, participants, request)
-    else:
-        write_assessments_generic(path, participants, request)
+        return write_assessments_postgresql(path, participants, request)
+    return write_assessments_generic(path, participants, request)
 
 
 # --- PostgreSQL: COPY ------------------------------------------------------------------------
@@ -85,15 +89,11 @@ def assessments_sql(request: PackageRequest) -> tuple[str, list]:
     return sql, params
 
 
-def load_cohort_table(cursor, participants: Sequence[Participant]) -> None:
-    """The cohort into a temporary table, with COPY FROM: one round trip for any number of patients."""
-    cursor.execute(f"DROP TABLE IF EXISTS {TEMP_TABLE}")
-    cursor.execute(
-        f"CREATE TEMPORARY TABLE {TEMP_TABLE} (patient_id integer PRIMARY KEY, pid text NOT NULL,"
-        " baseline date, birth_year integer, birth_md integer)"
-    )
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+def cohort_table_steps(participants: Sequence[Participant]) -> list[tuple[str, str | None]]:
+    """The statements that put the cohort into a temporary table, as (SQL, the CSV text for a COPY
+    FROM or None): one round trip for any number of patients."""
+    rows = io.StringIO()
+    writer = csv.writer(rows, lineterminator="\n")
     for participant in participants:
         if participant.baseline is None:
             continue
@@ -107,22 +107,119 @@ def load_cohort_table(cursor, participants: Sequence[Participant]) -> None:
                 birth.month * 100 + birth.day if birth else "",
             ]
         )
-    buffer.seek(0)
-    cursor.copy_expert(f"COPY {TEMP_TABLE} FROM STDIN WITH CSV", buffer)
-    cursor.execute(f"ANALYZE {TEMP_TABLE}")
+    return [
+        (f"DROP TABLE IF EXISTS {TEMP_TABLE}", None),
+        (
+            f"CREATE TEMPORARY TABLE {TEMP_TABLE} (patient_id integer PRIMARY KEY, pid text NOT NULL,"
+            " baseline date, birth_year integer, birth_md integer)",
+            None,
+        ),
+        (f"COPY {TEMP_TABLE} FROM STDIN WITH CSV", rows.getvalue()),
+        (f"ANALYZE {TEMP_TABLE}", None),
+    ]
 
 
-def write_assessments_postgresql(path: Path, participants: Sequence[Participant], request: PackageRequest) -> None:
+def _run_steps(cursor, steps: list[tuple[str, str | None]]) -> None:
+    for statement, rows in steps:
+        if rows is None:
+            cursor.execute(statement)
+        else:
+            cursor.copy_expert(statement, io.StringIO(rows))
+
+
+def _copy_statement(cursor, request: PackageRequest) -> str:
+    sql, params = assessments_sql(request)
+    return f"COPY ({cursor.mogrify(sql, params).decode()}) TO STDOUT WITH (FORMAT csv, HEADER)"
+
+
+def write_assessments_postgresql(path: Path, participants: Sequence[Participant], request: PackageRequest) -> int:
+    """On the caller's connection, in its transaction."""
     with connection.cursor() as cursor:
-        load_cohort_table(cursor, participants)
+        _run_steps(cursor, cohort_table_steps(participants))
         try:
-            sql, params = assessments_sql(request)
-            query = cursor.mogrify(sql, params).decode()
-            with path.open("w", encoding="utf-8", newline="") as out:
+            with path.open("wb") as out:
                 # The buffer size positionally: the debug cursor wrapper (DEBUG, or query logging) takes no keywords.
-                cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER)", out, 1 << 20)
+                cursor.copy_expert(_copy_statement(cursor, request), out, 1 << 20)
+            return cursor.rowcount
         finally:
             cursor.execute(f"DROP TABLE IF EXISTS {TEMP_TABLE}")
+
+
+class AssessmentsCopy:
+    """assessments.csv written by a process of its own (research/package/copy_worker.py), on its
+    own connection, in the builder's exported snapshot, while the builder goes on with its Python
+    work: a COPY in a thread beside it would wait for the GIL at every row.
+
+    `in_snapshot` returns once the worker's transaction has taken the snapshot, after which the
+    builder may end its own; `wait` returns once the file is complete, with its number of rows. Use
+    as a context manager: leaving it stops a worker still running (a failed build leaves no process
+    behind).
+    """
+
+    WORKER = Path(__file__).with_name("copy_worker.py")
+
+    def __init__(self, path: Path, participants: Sequence[Participant], request: PackageRequest, snapshot: str):
+        with connection.cursor() as cursor:
+            copy_statement = _copy_statement(cursor, request)
+        params = connection.get_connection_params()
+        params.pop("cursor_factory", None)  # Django's cursor class; the worker uses psycopg2's own
+        spec = {
+            "connect": params,
+            "snapshot": snapshot,
+            "steps": [("SET LOCAL jit = off", None), *cohort_table_steps(participants)],
+            "copy": copy_statement,
+            "path": str(path),
+        }
+        self._process = subprocess.Popen(
+            [sys.executable, str(self.WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        try:
+            # stdin stays open: its end tells the worker to stop (research/package/copy_worker.py).
+            self._process.stdin.write(json.dumps(spec).encode() + b"\n")
+            self._process.stdin.flush()
+        except BrokenPipeError:  # it stopped at once: say why
+            self._process.wait()
+            self._raise_failure()
+        except BaseException:
+            self.__exit__()
+            raise
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+        for pipe in (self._process.stdin, self._process.stdout, self._process.stderr):
+            pipe.close()
+
+    def _expect(self, word: str) -> str:
+        """The rest of the worker's next line, which must start with `word`."""
+        said, _, rest = self._process.stdout.readline().decode().strip().partition(" ")
+        if said != word:
+            self._process.wait()
+            self._raise_failure()
+        return rest
+
+    def _raise_failure(self):
+        try:
+            failure = json.loads(self._process.stderr.read() or b"{}")
+        except ValueError:
+            failure = {}
+        message = failure.get("message") or f"the COPY worker stopped (exit status {self._process.returncode})"
+        # A lost or refused connection is worth a retry, as in the builder's own process.
+        error = OperationalError if failure.get("error") in ("OperationalError", "InterfaceError") else DatabaseError
+        raise error(f"writing assessments.csv: {message}")
+
+    def in_snapshot(self) -> None:
+        self._expect("in-snapshot")
+
+    def wait(self) -> int:
+        """Wait for the file to be complete; returns its number of rows."""
+        rows = int(self._expect("done"))
+        self._process.wait()
+        return rows
 
 
 # --- Any database: the ORM, a chunk of patients at a time ------------------------------------------
@@ -136,16 +233,17 @@ def _value(column, value):
     return value
 
 
-def write_assessments_generic(path: Path, participants: Sequence[Participant], request: PackageRequest) -> None:
+def write_assessments_generic(path: Path, participants: Sequence[Participant], request: PackageRequest) -> int:
     """The same bytes as the COPY path (csv quoting, empty for NULL, "\\n" line ends, same order)."""
+    written = 0
     measures = assessment_measures()
     fields = ["patient_id", "assessment_date", "id", "source", *(column.source for column in measures)]
     exported = [participant for participant in participants if participant.baseline is not None]
     with path.open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(assessments_table().header)
-        for start in range(0, len(exported), CHUNK):
-            chunk = exported[start : start + CHUNK]  # already in pid order
+        for start in range(0, len(exported), GENERIC_CHUNK):
+            chunk = exported[start : start + GENERIC_CHUNK]  # already in pid order
             by_patient = defaultdict(list)
             rows = (
                 Assessment.objects.filter(assessment_window(request), patient_id__in=[p.patient_id for p in chunk])
@@ -167,3 +265,5 @@ def write_assessments_generic(path: Path, participants: Sequence[Participant], r
                             *(_value(column, value) for column, value in zip(measures, values, strict=True)),
                         ]
                     )
+                    written += 1
+    return written

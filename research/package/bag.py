@@ -112,10 +112,10 @@ def _write_file(archive: zipfile.ZipFile, name: str, path: Path, checksums: _Che
 
 class BagZip:
     """The zip of a bag written in parts: data files as they become ready, in the order they are
-    added (by one thread at a time), then the tag files by `close`.
+    added, then the tag files by `close`.
 
-    The export adds the phenopackets from a second thread while the main one still writes the other
-    files (research.package.build), so that compressing 40,000 small files overlaps that work.
+    The export adds the phenopackets as soon as they are known, while the other files are still
+    being written (research.package.build), so that they need not be staged on disk.
     """
 
     def __init__(self, target: Path):

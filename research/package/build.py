@@ -1,27 +1,29 @@
 """Build one export package: read, de-identify, write the tables and their companions, bag, zip.
 
 The database is read first, inside one transaction (REPEATABLE READ when the builder opens it), so
-that participants, assessments and milestones come from one snapshot. Everything after works on
-the files written and the participants held in memory. The tables go to a staging directory (the
-Parquet files are converted from them); the phenopackets, one per participant, go straight into
-the zip, which holds the bag (research.package.bag): first, from a second thread, while the main
-one writes the rest; then the staged files in path order. The order is fixed, so the zip is
-reproducible.
+that participants, assessments and milestones come from one snapshot. The assessments, by far the
+largest table, are copied by a process of their own in that snapshot
+(research.package.assessment_rows.AssessmentsCopy) while this one writes everything else: the
+milestones, the phenopackets, the figure, the small tables and their Parquet files. Inside a
+caller's transaction (the tests) all is read on one connection instead; the bytes are the same.
+
+The tables go to a staging directory (the Parquet files are converted from them); the phenopackets,
+one per participant, go straight into the zip, which holds the bag (research.package.bag), followed
+by the staged files in path order. The order is fixed, so the zip is reproducible.
 """
 
 import csv
 import json
 import os
 import shutil
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from django.db import connection, transaction
 
 from research.errors import ExportRefused
 from research.package import PackageRequest, PackageResult, Progress, deid
-from research.package.assessment_rows import write_assessments
+from research.package.assessment_rows import AssessmentsCopy, write_assessments
 from research.package.bag import BagZip
 from research.package.columns import Table, codebook_rows, datapackage, tables
 from research.package.figure import curves_by_group, draw_progression, group_label
@@ -60,28 +62,11 @@ def _snapshot():
         yield snapshot
 
 
-def _in_snapshot(snapshot: str, function, *args) -> None:
-    """Run `function(*args)` on this thread's own connection, in the builder's snapshot."""
-    try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            cursor.execute("SET TRANSACTION SNAPSHOT %s", [snapshot])
-            cursor.execute("SET LOCAL jit = off")
-            function(*args)
-    finally:
-        connection.close()
-
-
 def _write_csv(path: Path, table: Table, rows) -> None:
     with path.open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(table.header)
         writer.writerows(rows)
-
-
-def _count_rows(path: Path) -> int:
-    with path.open("rb") as source:
-        return sum(block.count(b"\n") for block in iter(lambda: source.read(1 << 20), b"")) - 1
 
 
 def _json(path: Path, content: dict) -> None:
@@ -105,21 +90,7 @@ def build(request: PackageRequest, workdir: Path, progress: Progress) -> Package
     target.unlink(missing_ok=True)
     bag = BagZip(target)
     try:
-        # The phenopackets go into the zip first, from a second thread, as soon as the milestones
-        # are known: compressing 40,000 small files then overlaps the Parquet, the figure and the
-        # other files, which the main thread writes meanwhile (bench/export_bench.py: 12.1 s down to
-        # 10.9 s at 40,000 patients). Zipping the large tables there too was slower: the figure and
-        # the zipping then contend for the interpreter. The staged files follow in path order.
-        with ThreadPoolExecutor(max_workers=1) as zipper:
-            report, zipping = _write_payload(
-                request,
-                staging,
-                progress,
-                start_zipping=lambda participants, times: zipper.submit(
-                    bag.add, phenopacket_files(participants, times)
-                ),
-            )
-            zipping.result()
+        report = _write_payload(request, staging, progress, bag)
         progress(85, "zipping the bag")
         bag.add(_staged_files(staging))
         bag_info = {"External-Identifier": name, "External-Description": "GNE myopathy registry research export"}
@@ -140,10 +111,9 @@ def build(request: PackageRequest, workdir: Path, progress: Progress) -> Package
     )
 
 
-def _write_payload(request: PackageRequest, out: Path, progress: Progress, start_zipping):
-    """Every file of the bag's data/ directory but the phenopackets. `start_zipping` (participants,
-    times to each milestone) is called once the milestones are known;
-    returns the content of deid_report.json and what `start_zipping` returned."""
+def _write_payload(request: PackageRequest, out: Path, progress: Progress, bag: BagZip) -> dict:
+    """The phenopackets into `bag`, every other file of its data/ directory into `out`; returns the
+    content of deid_report.json."""
     all_tables = {
         table.name: table
         for table in tables(
@@ -152,51 +122,60 @@ def _write_payload(request: PackageRequest, out: Path, progress: Progress, start
             small_cell=request.small_cell,
         )
     }
-    with _snapshot() as snapshot:
-        progress(5, "selecting participants")
-        participants = load_participants(request)
-        if not participants:
-            raise ExportRefused("the cohort holds no patients")
-        deidentification = anonymise_participants(participants, request)
-        _write_csv(
-            out / "participants.csv",
-            all_tables["participants"],
-            (p.csv_row(request.include_ancestry) for p in participants),
-        )
-        progress(15, "writing assessments")
-        if snapshot is None:
-            write_assessments(out / "assessments.csv", participants, request)
-            progress(40, "writing milestones")
-            times = write_milestones(out / "milestones.csv", participants)
-        else:
-            # The database's COPY of the assessments and the Python work of the milestones overlap:
-            # the COPY on a second connection, in the same snapshot. The files are the same.
-            with ThreadPoolExecutor(max_workers=1) as copier:
-                copying = copier.submit(
-                    _in_snapshot, snapshot, write_assessments, out / "assessments.csv", participants, request
+    with ExitStack() as cleanup:
+        with _snapshot() as snapshot:
+            progress(5, "selecting participants")
+            participants = load_participants(request)
+            if not participants:
+                raise ExportRefused("the cohort holds no patients")
+            deidentification = anonymise_participants(participants, request)
+            _write_csv(
+                out / "participants.csv",
+                all_tables["participants"],
+                (p.csv_row(request.include_ancestry) for p in participants),
+            )
+            progress(15, "writing assessments")
+            copying = None
+            if snapshot is None:
+                assessment_rows = write_assessments(out / "assessments.csv", participants, request)
+            else:
+                # The COPY of the assessments runs in a process of its own, in this snapshot, while
+                # this one writes the milestones, the phenopackets, the figure and the small tables.
+                copying = cleanup.enter_context(
+                    AssessmentsCopy(out / "assessments.csv", participants, request, snapshot)
                 )
-                progress(40, "writing milestones")
-                times = write_milestones(out / "milestones.csv", participants)
-                copying.result()
+            progress(25, "writing milestones")
+            times = write_milestones(out / "milestones.csv", participants)
+            if copying:
+                copying.in_snapshot()  # before this transaction, and so the snapshot, ends
 
-    zipping = start_zipping(participants, times)
-    rows, aggregate = summary_rows(participants, request.small_cell)
-    _write_csv(out / "summary_counts.csv", all_tables["summary_counts"], rows)
-    _write_csv(out / "codebook.csv", all_tables["codebook"], codebook_rows(list(all_tables.values())))
+        progress(30, "writing phenopackets")
+        bag.add(phenopacket_files(participants, times))
+        rows, aggregate = summary_rows(participants, request.small_cell)
+        _write_csv(out / "summary_counts.csv", all_tables["summary_counts"], rows)
+        _write_csv(out / "codebook.csv", all_tables["codebook"], codebook_rows(list(all_tables.values())))
 
-    progress(50, "writing Parquet")
-    (out / "parquet").mkdir()
-    for table in all_tables.values():
-        csv_to_parquet(out / table.path, out / "parquet" / f"{table.name}.parquet", table)
+        progress(40, "drawing Kaplan-Meier curves")
+        groups = [group_label(participant.out_genotype) for participant in participants]
+        curves, left_out = curves_by_group(times, groups, request.small_cell)
+        draw_progression(out / "progression.png", curves)
+        # Nothing more is read from the participants: their memory goes before the Parquet files,
+        # where the build's memory peaks (40,000 participants hold some 20 MB).
+        patients = len(participants)
+        del participants, times, groups, curves
 
-    progress(70, "drawing Kaplan-Meier curves")
-    groups = [group_label(p.out_genotype) for p in participants]
-    curves, left_out = curves_by_group(times, groups, request.small_cell)
-    draw_progression(out / "progression.png", curves)
+        progress(50, "writing Parquet")
+        (out / "parquet").mkdir()
+        # The assessments last: their COPY may still be running.
+        for table in sorted(all_tables.values(), key=lambda table: table.name == "assessments"):
+            if table.name == "assessments" and copying:
+                progress(60, "finishing assessments")
+                assessment_rows = copying.wait()
+            csv_to_parquet(out / table.path, out / "parquet" / f"{table.name}.parquet", table)
 
     report = {
         "export": request.export_id,
-        "patients": len(participants),
+        "patients": patients,
         "thresholds": {
             "k": request.k,
             "max_suppression": request.max_suppression,
@@ -213,7 +192,7 @@ def _write_payload(request: PackageRequest, out: Path, progress: Progress, start
         "site, free text, entry and audit timestamps, dates of birth and death, every calendar date",
     }
     _json(out / "deid_report.json", report)
-    counts = {"participants": len(participants), "assessments": _count_rows(out / "assessments.csv")}
+    counts = {"participants": patients, "assessments": assessment_rows}
     (out / "README.md").write_text(readme(request, report=report, left_out=left_out, counts=counts), encoding="utf-8")
     _json(
         out / "datapackage.json",
@@ -224,4 +203,4 @@ def _write_payload(request: PackageRequest, out: Path, progress: Progress, start
             description="De-identified (pseudonymised) registry data; see README.md and deid_report.json.",
         ),
     )
-    return report, zipping
+    return report
