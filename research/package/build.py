@@ -164,13 +164,14 @@ def _write_payload(request: PackageRequest, out: Path, progress: Progress, bag: 
         patients = len(participants)
         del participants, times, groups, curves
 
-        progress(50, "writing Parquet")
+        if copying:
+            progress(50, "finishing assessments")
+            assessment_rows = copying.wait()
+        # After the COPY has ended: the Parquet files are where the build's memory peaks, so not
+        # while the COPY worker holds its own too.
+        progress(60, "writing Parquet")
         (out / "parquet").mkdir()
-        # The assessments last: their COPY may still be running.
-        for table in sorted(all_tables.values(), key=lambda table: table.name == "assessments"):
-            if table.name == "assessments" and copying:
-                progress(60, "finishing assessments")
-                assessment_rows = copying.wait()
+        for table in all_tables.values():
             csv_to_parquet(out / table.path, out / "parquet" / f"{table.name}.parquet", table)
 
     report = {
