@@ -1,6 +1,7 @@
 """The PostgreSQL COPY path and the generic ORM path write the same assessments.csv, byte for byte;
 the COPY worker process (research/package/copy_worker.py) starts, fails and stops as it should."""
 
+import ast
 import datetime as dt
 import json
 import subprocess
@@ -185,3 +186,14 @@ def test_the_copy_path_works_with_the_debug_cursor_of_local_settings(package_coh
     assert (tmp_path / "copy.csv").read_bytes().count(b"\n") == 1 + Assessment.objects.filter(
         patient__in=package_cohort.patients
     ).count()
+
+
+def test_the_copy_worker_imports_only_psycopg2_and_the_standard_library():
+    """So that it starts in a tenth of a second, without Django (research/package/copy_worker.py)."""
+    tree = ast.parse(AssessmentsCopy.WORKER.read_text())
+    imported = {
+        alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
+    imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert "psycopg2" in imported
+    assert imported <= set(sys.stdlib_module_names) | {"psycopg2"}
