@@ -137,7 +137,7 @@ def _write_payload(request: PackageRequest, out: Path, progress: Progress, bag: 
             progress(15, "writing assessments")
             copying = None
             if snapshot is None:
-                assessment_rows = write_assessments(out / "assessments.csv", participants, request)
+                assessment_count = write_assessments(out / "assessments.csv", participants, request)
             else:
                 # The COPY of the assessments runs in a process of its own, in this snapshot, while
                 # this one writes the milestones, the phenopackets, the figure and the small tables.
@@ -166,7 +166,7 @@ def _write_payload(request: PackageRequest, out: Path, progress: Progress, bag: 
 
         if copying:
             progress(50, "finishing assessments")
-            assessment_rows = copying.wait()
+            assessment_count = copying.wait()
         # After the COPY has ended: the Parquet files are where the build's memory peaks, so not
         # while the COPY worker holds its own too.
         progress(60, "writing Parquet")
@@ -193,7 +193,7 @@ def _write_payload(request: PackageRequest, out: Path, progress: Progress, bag: 
         "site, free text, entry and audit timestamps, dates of birth and death, every calendar date",
     }
     _json(out / "deid_report.json", report)
-    counts = {"participants": patients, "assessments": assessment_rows}
+    counts = {"participants": patients, "assessments": assessment_count}
     (out / "README.md").write_text(readme(request, report=report, left_out=left_out, counts=counts), encoding="utf-8")
     _json(
         out / "datapackage.json",
