@@ -22,6 +22,7 @@ from assessments.models import Assessment
 from registry.dates import age_in_years
 from research.package import PackageRequest, deid
 from research.package.columns import assessment_measures, assessments_table
+from research.package.copy_worker import run_steps
 from research.package.participants import Participant, assessment_window
 
 TEMP_TABLE = "research_export_cohort"
@@ -119,14 +120,6 @@ def cohort_table_steps(participants: Sequence[Participant]) -> list[tuple[str, s
     ]
 
 
-def _run_steps(cursor, steps: list[tuple[str, str | None]]) -> None:
-    for statement, rows in steps:
-        if rows is None:
-            cursor.execute(statement)
-        else:
-            cursor.copy_expert(statement, io.StringIO(rows))
-
-
 def _copy_statement(cursor, request: PackageRequest) -> str:
     sql, params = assessments_sql(request)
     return f"COPY ({cursor.mogrify(sql, params).decode()}) TO STDOUT WITH (FORMAT csv, HEADER)"
@@ -135,7 +128,7 @@ def _copy_statement(cursor, request: PackageRequest) -> str:
 def write_assessments_postgresql(path: Path, participants: Sequence[Participant], request: PackageRequest) -> int:
     """On the caller's connection, in its transaction."""
     with connection.cursor() as cursor:
-        _run_steps(cursor, cohort_table_steps(participants))
+        run_steps(cursor, cohort_table_steps(participants))
         try:
             with path.open("wb") as out:
                 # The buffer size positionally: the debug cursor wrapper (DEBUG, or query logging) takes no keywords.

@@ -1,8 +1,8 @@
 """Write one `COPY (SELECT ...) TO STDOUT` into a file, from a process of its own, in the builder's snapshot.
 
-Started by `research.package.assessment_rows.AssessmentsCopy`, as `python copy_worker.py` (a script,
-not a module of the package: it imports psycopg2 and the standard library only, not Django, so it
-starts in a tenth of a second).
+Started by `research.package.assessment_rows.AssessmentsCopy`, as `python copy_worker.py` (run as a
+script, not through the package, and importing psycopg2 and the standard library only, not Django,
+so that it starts in a tenth of a second). `run_steps` is shared with the builder's own COPY path.
 
 Why a process and not a thread: psycopg2 hands each row of a COPY to Python and takes the GIL back
 for each. Beside a thread running Python (the milestones, the phenopackets, the figure), each row
@@ -40,6 +40,16 @@ def _say(line: str) -> None:
     sys.stdout.flush()
 
 
+def run_steps(cursor, steps) -> None:
+    """Run each [SQL, None] step, or [SQL, CSV text] for a COPY FROM (also the builder's own path:
+    research.package.assessment_rows)."""
+    for statement, rows in steps:
+        if rows is None:
+            cursor.execute(statement)
+        else:
+            cursor.copy_expert(statement, io.StringIO(rows))
+
+
 def copy(spec: dict) -> int:
     """Write the file; returns its number of rows."""
     import psycopg2
@@ -50,11 +60,7 @@ def copy(spec: dict) -> int:
         with connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION SNAPSHOT %s", [spec["snapshot"]])
             _say("in-snapshot")
-            for statement, rows in spec["steps"]:
-                if rows is None:
-                    cursor.execute(statement)
-                else:
-                    cursor.copy_expert(statement, io.StringIO(rows))
+            run_steps(cursor, spec["steps"])
             with open(spec["path"], "wb") as out:
                 cursor.copy_expert(spec["copy"], out, 1 << 20)
             rows = cursor.rowcount
